@@ -1,0 +1,151 @@
+"""Start the whole YouthLink stack (Rasa, action server, handoff API, gateway) for end-to-end tests."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import socket
+import subprocess
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import yaml
+
+from youthlink.crypto import new_key
+
+REPO = Path(__file__).resolve().parents[2]
+APP_BIN = REPO / ".venv" / "bin"
+RASA_BIN = REPO / ".venv-rasa" / "bin"
+MODEL = REPO / "models" / "youthlink.tar.gz"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def stack_env(workdir: Path, ports: Mapping[str, int], **extra: str) -> dict[str, str]:
+    """Environment for every process of a test stack: fresh keys, its own database and ports."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "PYTHONPATH": str(REPO),
+            "YOUTHLINK_ENV": "development",
+            "YOUTHLINK_DATABASE_URL": f"sqlite:///{workdir / 'youthlink.db'}",
+            "YOUTHLINK_ENCRYPTION_KEYS": new_key(),
+            "YOUTHLINK_HASH_KEY": secrets.token_urlsafe(32),
+            "YOUTHLINK_SERVICE_TOKEN": secrets.token_urlsafe(32),
+            "YOUTHLINK_LOCAL_TOKEN": secrets.token_urlsafe(32),
+            "YOUTHLINK_RASA_TOKEN": secrets.token_urlsafe(32),
+            "YOUTHLINK_SECRET_KEY": secrets.token_urlsafe(32),
+            "YOUTHLINK_RASA_URL": f"http://127.0.0.1:{ports['rasa']}",
+            "YOUTHLINK_HANDOFF_URL": f"http://127.0.0.1:{ports['handoff']}",
+            "YOUTHLINK_GATEWAY_URL": f"http://127.0.0.1:{ports['gateway']}",
+            "YOUTHLINK_ACTIONS_URL": f"http://127.0.0.1:{ports['actions']}",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+@dataclass
+class Stack:
+    """A running stack; processes can be stopped and started again to test outages."""
+
+    workdir: Path
+    ports: dict[str, int]
+    env: dict[str, str]
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    def command(self, name: str) -> list[str]:
+        port = str(self.ports[name])
+        if name == "rasa":
+            return [
+                str(RASA_BIN / "rasa"), "run", "--model", str(MODEL),
+                "--endpoints", str(self.workdir / "endpoints.yml"),
+                "--credentials", str(REPO / "bot" / "credentials.yml"),
+                "--enable-api", "--auth-token", self.env["YOUTHLINK_RASA_TOKEN"],
+                "--interface", "127.0.0.1", "--port", port,
+            ]  # fmt: skip
+        if name == "actions":
+            return [str(RASA_BIN / "python"), "-m", "rasa_sdk", "--actions", "actions", "-p", port]
+        return [str(APP_BIN / "youthlink"), "serve", name, "--host", "127.0.0.1", "--port", port]
+
+    def health_url(self, name: str) -> str:
+        if name == "rasa":
+            return f"{self.url('rasa')}/status?token={self.env['YOUTHLINK_RASA_TOKEN']}"
+        if name == "actions":
+            return f"{self.url('actions')}/health"
+        return f"{self.url(name)}/healthz"
+
+    def start(self, name: str) -> None:
+        log = (self.workdir / f"{name}.log").open("ab")
+        self.processes[name] = subprocess.Popen(
+            self.command(name), cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT
+        )
+
+    def stop(self, name: str) -> None:
+        proc = self.processes.pop(name, None)
+        if proc is None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def wait_ready(self, name: str, timeout: float = 240.0) -> None:
+        deadline = time.monotonic() + timeout
+        url = self.health_url(name)
+        while time.monotonic() < deadline:
+            proc = self.processes.get(name)
+            if proc is not None and proc.poll() is not None:
+                raise RuntimeError(f"{name} exited with {proc.returncode}; see {self.log(name)}")
+            with contextlib.suppress(httpx.HTTPError):
+                response = httpx.get(url, timeout=2.0)
+                if response.status_code == 200:
+                    return
+            time.sleep(0.5)
+        raise TimeoutError(f"{name} not ready after {timeout:.0f}s; see {self.log(name)}")
+
+    def log(self, name: str) -> Path:
+        return self.workdir / f"{name}.log"
+
+    def stop_all(self) -> None:
+        for name in list(self.processes):
+            self.stop(name)
+
+
+def write_endpoints(workdir: Path, actions_url: str) -> None:
+    """The repo's endpoints.yml, pointed at this stack's action server."""
+    endpoints = yaml.safe_load((REPO / "bot" / "endpoints.yml").read_text(encoding="utf-8")) or {}
+    endpoints["action_endpoint"] = {"url": f"{actions_url}/webhook"}
+    (workdir / "endpoints.yml").write_text(yaml.safe_dump(endpoints), encoding="utf-8")
+
+
+@contextlib.contextmanager
+def running_stack(workdir: Path, **extra_env: str) -> Iterator[Stack]:
+    """Migrate a fresh database and start all four processes; stop them all afterwards."""
+    ports = {name: free_port() for name in ("rasa", "actions", "handoff", "gateway")}
+    env = stack_env(workdir, ports, **extra_env)
+    write_endpoints(workdir, env["YOUTHLINK_ACTIONS_URL"])
+    subprocess.run([str(APP_BIN / "youthlink"), "db", "upgrade"], cwd=REPO, env=env, check=True)
+    stack = Stack(workdir=workdir, ports=ports, env=env)
+    try:
+        for name in ("actions", "handoff", "gateway", "rasa"):
+            stack.start(name)
+        for name in ("actions", "handoff", "gateway", "rasa"):
+            stack.wait_ready(name)
+        yield stack
+    finally:
+        stack.stop_all()

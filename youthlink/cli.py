@@ -1,0 +1,67 @@
+"""The `youthlink` command: chat, serve, database and administration tasks."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from youthlink.config import Settings
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    if args.service == "handoff":
+        from handoff.api import serve as serve_handoff
+
+        serve_handoff(settings, host=args.host, port=args.port)
+    else:
+        from channels.gateway import serve as serve_gateway
+
+        serve_gateway(settings, host=args.host, port=args.port)
+    return 0
+
+
+def _db(args: argparse.Namespace, settings: Settings) -> int:
+    from youthlink.migrations import upgrade
+
+    upgrade(settings.database_url)
+    print("database is up to date")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = argparse.ArgumentParser(prog="youthlink", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    chat = sub.add_parser("chat", help="chat with the running assistant (or run scripted chats)")
+    chat.add_argument("rest", nargs=argparse.REMAINDER)
+
+    serve = sub.add_parser("serve", help="run one of the app services")
+    serve.add_argument("service", choices=["handoff", "gateway"])
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, required=True)
+
+    db = sub.add_parser("db", help="database tasks")
+    db.add_argument("action", choices=["upgrade"])
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `youthlink` console script."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["chat"]:
+        from channels.chat_client import main as chat_main
+
+        return chat_main(args_list[1:])
+    args = build_parser().parse_args(args_list)
+    settings = Settings.from_env()
+    if args.command == "serve":
+        return _serve(args, settings)
+    if args.command == "db":
+        return _db(args, settings)
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
