@@ -1,0 +1,1 @@
+"""Referrals, the escalation log and the API the action server and gateway hand work to."""
