@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -55,6 +57,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return chat_main(args_list[1:])
     args = build_parser().parse_args(args_list)
+    logging.basicConfig(
+        level=os.environ.get("YOUTHLINK_LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
     settings = Settings.from_env()
     if args.command == "serve":
         return _serve(args, settings)

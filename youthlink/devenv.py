@@ -12,6 +12,7 @@ TEMPLATE = """\
 # YouthLink development settings: generated on first `make run`; never commit this file.
 YOUTHLINK_ENV=development
 YOUTHLINK_DATABASE_URL=sqlite:///var/youthlink.db
+YOUTHLINK_TRACKER_DB_URL=sqlite:///var/tracker.db
 YOUTHLINK_ENCRYPTION_KEYS={encryption_key}
 YOUTHLINK_HASH_KEY={hash_key}
 YOUTHLINK_SERVICE_TOKEN={service_token}

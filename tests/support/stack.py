@@ -38,6 +38,7 @@ def stack_env(workdir: Path, ports: Mapping[str, int], **extra: str) -> dict[str
             "PYTHONPATH": str(REPO),
             "YOUTHLINK_ENV": "development",
             "YOUTHLINK_DATABASE_URL": f"sqlite:///{workdir / 'youthlink.db'}",
+            "YOUTHLINK_TRACKER_DB_URL": f"sqlite:///{workdir / 'tracker.db'}",
             "YOUTHLINK_ENCRYPTION_KEYS": new_key(),
             "YOUTHLINK_HASH_KEY": secrets.token_urlsafe(32),
             "YOUTHLINK_SERVICE_TOKEN": secrets.token_urlsafe(32),

@@ -1,0 +1,1 @@
+"""The Rasa assistant: domain, stories and rules, endpoints, and Rasa plugins."""
