@@ -1,0 +1,1 @@
+"""The public edge: channels in, inbox, safeguarding screen, relay to Rasa, outbox out."""

@@ -1,0 +1,57 @@
+"""Running short units of database work from async code without stalling the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from youthlink.db import make_sessionmaker
+
+T = TypeVar("T")
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """A stored time as aware UTC (SQLite hands times back naive)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Database:
+    """Runs one transaction per call in a worker thread.
+
+    On SQLite every unit of work is serialised in this process: SQLite has one writer at a
+    time, and queueing here is cheaper and clearer than lock-timeout retries.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.is_sqlite = engine.dialect.name == "sqlite"
+        self._sessions = make_sessionmaker(engine)
+        self._lock = threading.Lock() if self.is_sqlite else None
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session in a transaction: committed on success, rolled back on error."""
+        guard = self._lock if self._lock is not None else contextlib.nullcontext()
+        with guard, self._sessions() as session, session.begin():
+            yield session
+
+    def call(self, fn: Callable[[Session], T]) -> T:
+        """Run `fn(session)` in one transaction (blocking)."""
+        with self.transaction() as session:
+            return fn(session)
+
+    async def run(self, fn: Callable[[Session], T]) -> T:
+        """Run `fn(session)` in one transaction in a worker thread."""
+        return await asyncio.to_thread(self.call, fn)

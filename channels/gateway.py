@@ -1,0 +1,272 @@
+"""The gateway's HTTP app: the local channel API, health, and the background worker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from channels import inbox, outbox
+from channels.channel import Channel, InboundRequest
+from channels.conversations import find_conversation_id
+from channels.database import Database, utcnow
+from channels.errors import BadRequest, TextTooLong, Unauthorized
+from channels.local import LocalChannel, parse_address
+from channels.outbox import OutboxItem
+from channels.pipeline import Pipeline, RetryPolicy
+from channels.rasa import DEFAULT_TIMEOUT, RasaClient
+from channels.safeguarding import Safeguarding, default_safeguarding
+from channels.tables import DONE, FAILED
+from channels.worker import Signal, Worker
+from youthlink.config import Settings
+from youthlink.crypto import Cipher
+from youthlink.db import make_engine
+
+log = logging.getLogger(__name__)
+
+REPLY_WAIT_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Gateway:
+    """Everything the routes need, built once at start-up."""
+
+    db: Database
+    cipher: Cipher
+    channels: Mapping[str, Channel]
+    pipeline: Pipeline
+    worker: Worker
+    reply_wait: float
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one stored message, as the local API reports it."""
+
+    conversation_id: str
+    messages: list[OutboxItem]
+    escalation_id: str | None
+    pending: bool
+
+
+def _message_json(item: OutboxItem) -> dict[str, Any]:
+    body = dict(item.body)
+    return {
+        "id": item.id,
+        "kind": item.kind,
+        "text": body.get("text", ""),
+        "buttons": body.get("buttons", []),
+        "asking": body.get("asking"),
+    }
+
+
+def _outcome_json(outcome: Outcome) -> dict[str, Any]:
+    return {
+        "conversation_id": outcome.conversation_id,
+        "messages": [_message_json(m) for m in outcome.messages],
+        "escalation_id": outcome.escalation_id,
+        "pending": outcome.pending,
+        "cursor": max((m.id for m in outcome.messages), default=0),
+    }
+
+
+async def _inbound(request: Request) -> InboundRequest:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > 1024 * 1024:
+        raise TextTooLong("the request body is too large")
+    return InboundRequest(
+        method=request.method,
+        url=str(request.url),
+        headers=dict(request.headers),
+        body=await request.body(),
+        query=dict(request.query_params),
+    )
+
+
+def _read_outcome(
+    session: Session, gateway: Gateway, inbox_id: int, conversation_id: str
+) -> tuple[Outcome, bool]:
+    item = inbox.get_item(session, gateway.cipher, inbox_id)
+    messages = outbox.replies_for(session, gateway.cipher, inbox_id)
+    if item is None:
+        return Outcome(conversation_id, messages, None, pending=False), True
+    finished = item.status in (DONE, FAILED)
+    waiting_for_rasa = item.screened and (item.attempts > 0 or gateway.pipeline.rasa_unavailable)
+    outcome = Outcome(
+        conversation_id=conversation_id,
+        messages=messages,
+        escalation_id=item.escalation_id,
+        pending=not finished,
+    )
+    escalation_settled = not item.escalated or item.escalation_id is not None
+    return outcome, finished or (waiting_for_rasa and escalation_settled)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    safeguarding: Safeguarding | None = None,
+    retry: RetryPolicy | None = None,
+    poll_interval: float = 0.5,
+    reply_wait: float = REPLY_WAIT_SECONDS,
+) -> FastAPI:
+    """The gateway app; its worker starts and stops with the app's lifespan."""
+    cipher = Cipher.from_keys(settings.encryption_keys, settings.hash_key)
+    channel_map: dict[str, Channel] = {"local": LocalChannel(settings.local_token)}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned_engine = engine is None
+        db = Database(engine if engine is not None else make_engine(settings.database_url))
+        guard = safeguarding if safeguarding is not None else default_safeguarding()
+        async with httpx.AsyncClient(timeout=DEFAULT_TIMEOUT) as client:
+            pipeline = Pipeline(
+                db,
+                cipher,
+                channel_map,
+                RasaClient(settings.rasa_url, client),
+                guard,
+                escalate_at=settings.escalate_at,
+                retry=retry,
+            )
+            worker = Worker(pipeline, poll_interval=poll_interval, changed=Signal())
+            app.state.gateway = Gateway(db, cipher, channel_map, pipeline, worker, reply_wait)
+            task = asyncio.create_task(worker.run(), name="gateway-worker")
+            try:
+                yield
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+                if owned_engine:
+                    db.engine.dispose()
+
+    app = FastAPI(title="YouthLink gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
+
+    @app.exception_handler(Unauthorized)
+    async def _unauthorized(_request: Request, exc: Unauthorized) -> JSONResponse:
+        return JSONResponse(
+            {"error": str(exc)}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
+        )
+
+    @app.exception_handler(BadRequest)
+    async def _bad_request(_request: Request, exc: BadRequest) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, status_code=exc.status_code)
+
+    @app.middleware("http")
+    async def _contain_errors(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        # Type and route only: exception messages can carry the values that caused them.
+        try:
+            return await call_next(request)
+        except Exception as exc:
+            log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
+            return JSONResponse({"error": "internal error"}, status_code=500)
+
+    def gateway_of(request: Request) -> Gateway:
+        return request.app.state.gateway  # type: ignore[no-any-return]
+
+    @app.get("/healthz")
+    async def healthz(request: Request) -> dict[str, Any]:
+        gateway = gateway_of(request)
+        await gateway.db.run(lambda session: session.execute(text("SELECT 1")))
+        return {
+            "status": "ok",
+            "rasa": "unavailable" if gateway.pipeline.rasa_unavailable else "ok",
+        }
+
+    @app.post("/local/messages")
+    async def post_local_message(request: Request) -> JSONResponse:
+        gateway = gateway_of(request)
+        channel = gateway.channels["local"]
+        inbound = await _inbound(request)
+        channel.authenticate(inbound)
+        (message,) = channel.parse(inbound)
+        stored = await gateway.db.run(
+            lambda session: inbox.store_inbound(session, gateway.cipher, message, utcnow())
+        )
+        if stored.created:
+            log.info(
+                "received inbox_id=%s conversation_id=%s channel=local",
+                stored.inbox_id,
+                stored.conversation_id,
+            )
+        gateway.worker.wake()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + gateway.reply_wait
+        while True:
+            outcome, settled = await gateway.db.run(
+                lambda session: _read_outcome(
+                    session, gateway, stored.inbox_id, stored.conversation_id
+                )
+            )
+            remaining = deadline - loop.time()
+            if settled or remaining <= 0:
+                return JSONResponse(_outcome_json(outcome))
+            await gateway.worker.changed.wait(min(0.5, remaining))
+
+    @app.get("/local/messages")
+    async def get_local_messages(request: Request) -> JSONResponse:
+        gateway = gateway_of(request)
+        inbound = await _inbound(request)
+        gateway.channels["local"].authenticate(inbound)
+        address = parse_address(request.query_params.get("address"))
+        after_raw = request.query_params.get("after", "0")
+        if not after_raw.isdigit() or len(after_raw) > 18:
+            raise BadRequest("'after' must be a whole number (an outbox id)")
+        after = int(after_raw)
+
+        def read(session: Session) -> tuple[str | None, list[OutboxItem]]:
+            conversation_id = find_conversation_id(session, gateway.cipher, "local", address)
+            if conversation_id is None:
+                return None, []
+            return conversation_id, outbox.messages_after(
+                session, gateway.cipher, conversation_id, after
+            )
+
+        conversation_id, items = await gateway.db.run(read)
+        return JSONResponse(
+            {
+                "conversation_id": conversation_id,
+                "messages": [_message_json(m) for m in items],
+                "cursor": max((m.id for m in items), default=after),
+            }
+        )
+
+    return app
+
+
+def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8080) -> None:
+    """Migrate the database, then run the gateway until interrupted.
+
+    The access log stays off: query strings of the local API carry addresses.
+    """
+    import uvicorn
+
+    from youthlink.migrations import upgrade
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # httpx logs every request URL at INFO; the gateway logs what matters itself.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    upgrade(settings.database_url)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=5,
+        log_level="info",
+    )

@@ -1,0 +1,254 @@
+"""The inbox: every message is stored (encrypted) before anything else, then claimed in order."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import exists, select, update
+from sqlalchemy.orm import Session, aliased
+
+from channels.conversations import ensure_conversation
+from channels.messages import InboundMessage
+from channels.tables import DONE, FAILED, PENDING, PROCESSING, InboxRow
+from youthlink.crypto import Cipher
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    """A stored message, decrypted, as the pipeline works with it."""
+
+    id: int
+    conversation_id: str
+    channel: str
+    text: str
+    status: str
+    attempts: int
+    received_at: datetime
+    screened: bool
+    severity: int | None
+    categories: tuple[str, ...]
+    rule_ids: tuple[str, ...]
+    escalated: bool
+    escalation_id: str | None
+    ruleset_version: str | None = None
+
+    @classmethod
+    def from_row(cls, row: InboxRow, cipher: Cipher) -> InboxItem:
+        """Decrypt a row into an item."""
+        return cls(
+            id=row.id,
+            conversation_id=row.conversation_id,
+            channel=row.channel,
+            text=cipher.decrypt(row.text_encrypted) or "",
+            status=row.status,
+            attempts=row.attempts,
+            received_at=row.received_at,
+            screened=row.screened,
+            severity=row.severity,
+            categories=tuple(json.loads(row.categories or "[]")),
+            rule_ids=tuple(json.loads(row.rule_ids or "[]")),
+            escalated=row.escalated,
+            escalation_id=row.escalation_id,
+            ruleset_version=row.ruleset_version,
+        )
+
+
+@dataclass(frozen=True)
+class Stored:
+    """Where an inbound message went: its inbox row and whether it was new."""
+
+    inbox_id: int
+    conversation_id: str
+    created: bool
+
+
+def store_inbound(
+    session: Session, cipher: Cipher, message: InboundMessage, now: datetime
+) -> Stored:
+    """Store a message in the inbox, or find it if this provider id was already received."""
+    existing = session.execute(
+        select(InboxRow.id, InboxRow.conversation_id).where(
+            InboxRow.channel == message.channel,
+            InboxRow.provider_message_id == message.provider_message_id,
+        )
+    ).first()
+    if existing is not None:
+        return Stored(inbox_id=existing.id, conversation_id=existing.conversation_id, created=False)
+    conversation_id = ensure_conversation(session, cipher, message.channel, message.address, now)
+    row = InboxRow(
+        conversation_id=conversation_id,
+        channel=message.channel,
+        provider_message_id=message.provider_message_id,
+        text_encrypted=cipher.encrypt(message.text),
+        media_kind=message.media_kind,
+        received_at=now,
+        status=PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        screened=False,
+        escalated=False,
+    )
+    session.add(row)
+    session.flush()
+    return Stored(inbox_id=row.id, conversation_id=conversation_id, created=True)
+
+
+def get_item(session: Session, cipher: Cipher, inbox_id: int) -> InboxItem | None:
+    """One inbox item, decrypted, or None."""
+    row = session.get(InboxRow, inbox_id)
+    return None if row is None else InboxItem.from_row(row, cipher)
+
+
+def recent_texts(
+    session: Session, cipher: Cipher, conversation_id: str, before_id: int, limit: int = 6
+) -> list[str]:
+    """The young person's previous messages in this conversation, oldest first."""
+    rows = session.scalars(
+        select(InboxRow.text_encrypted)
+        .where(InboxRow.conversation_id == conversation_id, InboxRow.id < before_id)
+        .order_by(InboxRow.id.desc())
+        .limit(limit)
+    ).all()
+    return [cipher.decrypt(token) or "" for token in reversed(rows)]
+
+
+def claim_unscreened(session: Session) -> InboxRow | None:
+    """Lock the oldest message not yet screened (any conversation: screening never waits)."""
+    return session.scalars(
+        select(InboxRow)
+        .where(InboxRow.screened.is_(False))
+        .order_by(InboxRow.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    ).first()
+
+
+def save_verdict(
+    row: InboxRow,
+    *,
+    severity: int | None,
+    categories: Sequence[str],
+    rule_ids: Sequence[str],
+    ruleset_version: str | None,
+    escalated: bool,
+) -> None:
+    """Record the screen's verdict (severity and ids only; nothing personal) on the row."""
+    row.screened = True
+    row.severity = severity
+    row.categories = json.dumps(list(categories))
+    row.rule_ids = json.dumps(list(rule_ids))
+    row.ruleset_version = ruleset_version
+    row.escalated = escalated
+
+
+def unrecorded_escalations(session: Session, limit: int = 10) -> list[int]:
+    """Ids of escalated messages whose escalation is not recorded yet."""
+    return list(
+        session.scalars(
+            select(InboxRow.id)
+            .where(InboxRow.escalated.is_(True), InboxRow.escalation_id.is_(None))
+            .order_by(InboxRow.id)
+            .limit(limit)
+        ).all()
+    )
+
+
+def claim_next(session: Session, now: datetime, lease: timedelta) -> int | None:
+    """Claim the next screened message to relay, keeping each conversation in order.
+
+    One statement: a message is claimable when it is pending and due (or its claim's lease has
+    expired) and no earlier message of its conversation is still pending or processing. On
+    PostgreSQL `FOR UPDATE SKIP LOCKED` lets replicas claim different rows at once.
+    """
+    candidate = aliased(InboxRow, name="candidate")
+    earlier = aliased(InboxRow, name="earlier")
+    blocked = (
+        exists()
+        .where(
+            earlier.conversation_id == candidate.conversation_id,
+            earlier.id < candidate.id,
+            earlier.status.in_((PENDING, PROCESSING)),
+        )
+        .correlate(candidate)
+    )
+    next_id = (
+        select(candidate.id)
+        .where(
+            candidate.screened.is_(True),
+            # A `processing` row that is due is one whose claimer died (lease expired).
+            candidate.status.in_((PENDING, PROCESSING)),
+            candidate.next_attempt_at <= now,
+            ~blocked,
+        )
+        .order_by(candidate.id)
+        .limit(1)
+        .with_for_update(skip_locked=True, of=candidate)
+        .scalar_subquery()
+    )
+    return session.scalar(
+        update(InboxRow)
+        .where(InboxRow.id == next_id)
+        .values(status=PROCESSING, next_attempt_at=now + lease)
+        .returning(InboxRow.id)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def release_claims(session: Session, now: datetime) -> int:
+    """Return every `processing` row to `pending` (a restarted single-process gateway)."""
+    result = session.execute(
+        update(InboxRow)
+        .where(InboxRow.status == PROCESSING)
+        .values(status=PENDING, next_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def mark_done(session: Session, inbox_id: int, now: datetime) -> None:
+    """The message has been answered (or needs no answer)."""
+    session.execute(
+        update(InboxRow)
+        .where(InboxRow.id == inbox_id)
+        .values(status=DONE, processed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def defer(session: Session, inbox_id: int, attempts: int, next_attempt_at: datetime) -> None:
+    """Put the message back to be retried later."""
+    session.execute(
+        update(InboxRow)
+        .where(InboxRow.id == inbox_id)
+        .values(status=PENDING, attempts=attempts, next_attempt_at=next_attempt_at)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def mark_failed(session: Session, inbox_id: int, attempts: int, now: datetime) -> None:
+    """Give up on relaying the message (it stays in the inbox for people to see)."""
+    session.execute(
+        update(InboxRow)
+        .where(InboxRow.id == inbox_id)
+        .values(status=FAILED, attempts=attempts, processed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def has_deferred_before(session: Session, conversation_id: str, inbox_id: int) -> bool:
+    """True when an earlier message of the conversation is waiting to be retried."""
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    InboxRow.conversation_id == conversation_id,
+                    InboxRow.id < inbox_id,
+                    InboxRow.status.in_((PENDING, PROCESSING)),
+                    InboxRow.attempts > 0,
+                )
+            )
+        )
+    )

@@ -1,0 +1,376 @@
+"""The path of one message: screen, escalate, relay to Rasa, queue the replies, deliver them.
+
+Each step commits its own checkpoint, so a gateway that stops at any point resumes without
+repeating what the young person has already been sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from channels import inbox, outbox
+from channels.channel import Channel
+from channels.conversations import (
+    Conversation,
+    get_conversation,
+    lookup_address,
+    set_offered,
+)
+from channels.database import Database, as_utc, utcnow
+from channels.errors import RasaUnavailable, describe
+from channels.inbox import InboxItem
+from channels.messages import BotMessage, Outbound, fold_rasa_messages, offered_buttons
+from channels.rasa import RasaClient
+from channels.safeguarding import Safeguarding
+from channels.tables import CRISIS, HOLDING, REPLY, InboxRow
+from channels.texts import (
+    FALLBACK_HELP_TEXT,
+    escape_slash,
+    holding_text,
+    is_help,
+    truncate_for_rasa,
+)
+from youthlink.crypto import Cipher
+
+log = logging.getLogger(__name__)
+
+UNKNOWN_AGE = "unknown"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long to wait between attempts and when to give up."""
+
+    base_seconds: float = 1.0
+    cap_seconds: float = 15.0
+    lease: timedelta = timedelta(minutes=2)
+    give_up_after: timedelta = timedelta(hours=24)
+    max_send_attempts: int = 20
+
+    def delay(self, attempts: int) -> timedelta:
+        """Exponential backoff after `attempts` failures, capped."""
+        seconds = self.base_seconds * (2 ** max(0, attempts - 1))
+        return timedelta(seconds=min(self.cap_seconds, seconds))
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What relaying one message needs, read in one transaction."""
+
+    item: InboxItem
+    conversation: Conversation
+
+
+class Pipeline:
+    """The gateway's steps for one message, each safe to repeat after a crash."""
+
+    def __init__(
+        self,
+        db: Database,
+        cipher: Cipher,
+        channels: Mapping[str, Channel],
+        rasa: RasaClient,
+        safeguarding: Safeguarding,
+        *,
+        escalate_at: int = 4,
+        retry: RetryPolicy | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.db = db
+        self.cipher = cipher
+        self.channels = channels
+        self.rasa = rasa
+        self.safeguarding = safeguarding
+        self.escalate_at = escalate_at
+        self.retry = retry or RetryPolicy()
+        self.clock = clock
+        self.rasa_unavailable = False
+        self._escalation_backoff: dict[int, datetime] = {}
+
+    # -- step 1: screen (never waits for earlier messages or for Rasa) -----------------------
+
+    def screen_next(self) -> bool:
+        """Screen the oldest unscreened message; queue the crisis reply if it escalates.
+
+        Returns False when nothing was waiting. Blocking: run it in a thread.
+        """
+        row_id: int | None = None
+        try:
+            with self.db.transaction() as session:
+                row = inbox.claim_unscreened(session)
+                if row is None:
+                    return False
+                row_id = row.id
+                self._screen(session, row)
+        except Exception as exc:
+            if row_id is None:
+                raise
+            # The rules could not be applied: let the message through (Rasa's own gate screens it
+            # too) rather than stalling every conversation behind it.
+            log.error("screening failed inbox_id=%s: %s", row_id, describe(exc))
+            with self.db.transaction() as session:
+                row = session.get(InboxRow, row_id)
+                if row is not None and not row.screened:
+                    inbox.save_verdict(
+                        row,
+                        severity=None,
+                        categories=(),
+                        rule_ids=(),
+                        ruleset_version=None,
+                        escalated=False,
+                    )
+        return True
+
+    def _screen(self, session: Session, row: InboxRow) -> None:
+        item = InboxItem.from_row(row, self.cipher)
+        history = inbox.recent_texts(session, self.cipher, item.conversation_id, item.id)
+        verdict = self.safeguarding.screen(item.text, history)
+        escalated = bool(verdict.escalate(self.escalate_at))
+        inbox.save_verdict(
+            row,
+            severity=int(verdict.severity),
+            categories=tuple(verdict.categories),
+            rule_ids=tuple(verdict.rule_ids),
+            ruleset_version=str(verdict.ruleset_version),
+            escalated=escalated,
+        )
+        conversation = get_conversation(session, item.conversation_id)
+        age_band = (conversation.age_band if conversation else None) or UNKNOWN_AGE
+        now = self.clock()
+        if escalated:
+            log.warning(
+                "escalating inbox_id=%s conversation_id=%s severity=%s rule_ids=%s",
+                item.id, item.conversation_id, verdict.severity, ",".join(verdict.rule_ids),
+            )  # fmt: skip
+            try:
+                text = self.safeguarding.crisis_reply(verdict, age_band)
+            except Exception as exc:
+                log.error("crisis reply failed inbox_id=%s: %s", item.id, describe(exc))
+                text = FALLBACK_HELP_TEXT
+            self._queue(session, item, [BotMessage(text=text)], CRISIS, now)
+        elif is_help(item.text) and (
+            self.rasa_unavailable
+            or inbox.has_deferred_before(session, item.conversation_id, item.id)
+        ):
+            # HELP is answered even while Rasa is down and earlier messages wait for it.
+            self._queue(session, item, [BotMessage(text=self._help_text(age_band))], REPLY, now)
+            inbox.mark_done(session, item.id, now)
+
+    # -- step 2: record escalations in the handoff log -----------------------------------------
+
+    def record_escalations(self) -> int:
+        """Record every escalation not yet in the log; returns how many were recorded."""
+        now = self.clock()
+        with self.db.transaction() as session:
+            waiting = inbox.unrecorded_escalations(session)
+        recorded = 0
+        for inbox_id in waiting:
+            not_before = self._escalation_backoff.get(inbox_id)
+            if not_before is not None and now < not_before:
+                continue
+            if self.record_escalation(inbox_id):
+                recorded += 1
+        return recorded
+
+    def record_escalation(self, inbox_id: int) -> bool:
+        """Record one message's escalation (once); False if the log could not be written."""
+        try:
+            with self.db.transaction() as session:
+                row = session.get(InboxRow, inbox_id, with_for_update=True)
+                if row is None or not row.escalated or row.escalation_id is not None:
+                    return True
+                item = InboxItem.from_row(row, self.cipher)
+                conversation = get_conversation(session, item.conversation_id)
+                row.escalation_id = self.safeguarding.record(
+                    session,
+                    self.cipher,
+                    conversation_id=item.conversation_id,
+                    channel=item.channel,
+                    severity=item.severity or 0,
+                    categories=item.categories,
+                    rule_ids=item.rule_ids,
+                    ruleset_version=item.ruleset_version or "",
+                    excerpt=item.text,
+                    age_band=(conversation.age_band if conversation else None) or UNKNOWN_AGE,
+                )
+                log.info(
+                    "escalation recorded inbox_id=%s escalation_id=%s", inbox_id, row.escalation_id
+                )
+        except Exception as exc:
+            log.error("recording escalation failed inbox_id=%s: %s", inbox_id, describe(exc))
+            self._escalation_backoff[inbox_id] = self.clock() + timedelta(seconds=5)
+            return False
+        self._escalation_backoff.pop(inbox_id, None)
+        return True
+
+    # -- step 3: relay to Rasa, in order per conversation -------------------------------------
+
+    def claim_next(self) -> int | None:
+        """Claim the next message ready to relay (blocking)."""
+        with self.db.transaction() as session:
+            return inbox.claim_next(session, self.clock(), self.retry.lease)
+
+    async def relay(self, inbox_id: int) -> None:
+        """Relay one claimed message to Rasa and queue the answer (or defer it)."""
+        prepared = await self.db.run(lambda session: self._prepare(session, inbox_id))
+        if prepared is None:
+            return
+        item, conversation = prepared.item, prepared.conversation
+        if item.escalated and item.escalation_id is None:
+            await asyncio.to_thread(self.record_escalation, item.id)
+            refreshed = await self.db.run(
+                lambda session: inbox.get_item(session, self.cipher, inbox_id)
+            )
+            item = refreshed or item
+        channel = self.channels[item.channel]
+        text = channel.resolve_reply(item.text, conversation.offered)
+        text = escape_slash(text, {button.payload for button in conversation.offered})
+        text = truncate_for_rasa(text)
+        metadata: dict[str, Any] = {"channel": item.channel}
+        if item.escalated:
+            metadata["safeguarding"] = {
+                "severity": item.severity,
+                "categories": list(item.categories),
+                "rule_ids": list(item.rule_ids),
+                "escalation_id": item.escalation_id,
+            }
+        try:
+            raw = await self.rasa.send(item.conversation_id, text, metadata)
+        except RasaUnavailable as exc:
+            if not self.rasa_unavailable:
+                log.warning("Rasa unavailable: %s", exc)
+            self.rasa_unavailable = True
+            await self.db.run(lambda session: self._deferred(session, item, conversation))
+            return
+        if self.rasa_unavailable:
+            log.info("Rasa reachable again")
+        self.rasa_unavailable = False
+        await self.db.run(lambda session: self._answered(session, item, raw))
+
+    def _prepare(self, session: Session, inbox_id: int) -> Prepared | None:
+        item = inbox.get_item(session, self.cipher, inbox_id)
+        if item is None:
+            return None
+        now = self.clock()
+        if outbox.has_reply(session, inbox_id):
+            # Answered before a restart: never answer twice.
+            inbox.mark_done(session, inbox_id, now)
+            return None
+        conversation = get_conversation(session, item.conversation_id)
+        if conversation is None or conversation.paused or conversation.opted_out:
+            # Paused: a person has taken over; opted out: nothing more is sent.
+            inbox.mark_done(session, inbox_id, now)
+            return None
+        return Prepared(item=item, conversation=conversation)
+
+    def _answered(self, session: Session, item: InboxItem, raw: list[dict[str, Any]]) -> None:
+        now = self.clock()
+        if outbox.has_reply(session, item.id):
+            inbox.mark_done(session, item.id, now)
+            return
+        messages = fold_rasa_messages(raw)
+        if messages:
+            self._queue(session, item, messages, REPLY, now)
+            set_offered(session, item.conversation_id, offered_buttons(messages))
+        inbox.mark_done(session, item.id, now)
+        log.info("answered inbox_id=%s messages=%s", item.id, len(messages))
+
+    def _deferred(self, session: Session, item: InboxItem, conversation: Conversation) -> None:
+        now = self.clock()
+        attempts = item.attempts + 1
+        age_band = conversation.age_band or UNKNOWN_AGE
+        if is_help(item.text):
+            self._queue(session, item, [BotMessage(text=self._help_text(age_band))], REPLY, now)
+            inbox.mark_done(session, item.id, now)
+            return
+        if now - as_utc(item.received_at) > self.retry.give_up_after:
+            log.error("giving up relaying inbox_id=%s after %s attempts", item.id, attempts)
+            inbox.mark_failed(session, item.id, attempts, now)
+            return
+        inbox.defer(session, item.id, attempts, now + self.retry.delay(attempts))
+        if not item.escalated and not outbox.holding_outstanding(session, item.conversation_id):
+            text = holding_text(self._help_text(age_band))
+            self._queue(session, item, [BotMessage(text=text)], HOLDING, now)
+
+    def _help_text(self, age_band: str) -> str:
+        try:
+            return self.safeguarding.help_reply(age_band)
+        except Exception as exc:
+            log.error("help reply failed: %s", describe(exc))
+            return FALLBACK_HELP_TEXT
+
+    def _queue(
+        self,
+        session: Session,
+        item: InboxItem,
+        messages: list[BotMessage],
+        kind: str,
+        now: datetime,
+    ) -> None:
+        for rendered in self.channels[item.channel].render(messages):
+            outbox.enqueue(
+                session,
+                self.cipher,
+                conversation_id=item.conversation_id,
+                channel=item.channel,
+                outbound=rendered,
+                kind=kind,
+                in_reply_to=item.id,
+                now=now,
+            )
+
+    # -- step 4: deliver ------------------------------------------------------------------------
+
+    def claim_delivery(self) -> int | None:
+        """Claim the next queued message to send (blocking)."""
+        with self.db.transaction() as session:
+            return outbox.claim_next(session, self.clock(), self.retry.lease)
+
+    async def deliver(self, outbox_id: int) -> None:
+        """Send one claimed outbox message through its channel; retry later on failure."""
+        loaded = await self.db.run(lambda session: self._load_delivery(session, outbox_id))
+        if loaded is None:
+            return
+        item, address = loaded
+        try:
+            provider_id = await self.channels[item.channel].send(address, Outbound(item.body))
+        except Exception as exc:
+            attempts = item.attempts + 1
+            log.warning(
+                "delivery failed outbox_id=%s attempt=%s: %s", outbox_id, attempts, describe(exc),
+            )  # fmt: skip
+            if attempts >= self.retry.max_send_attempts:
+                await self.db.run(lambda s: outbox.mark_failed(s, outbox_id, attempts))
+                log.error("giving up delivery outbox_id=%s", outbox_id)
+            else:
+                when = self.clock() + self.retry.delay(attempts)
+                await self.db.run(lambda s: outbox.mark_retry(s, outbox_id, attempts, when))
+            return
+        await self.db.run(lambda s: outbox.mark_sent(s, outbox_id, provider_id, self.clock()))
+
+    def _load_delivery(
+        self, session: Session, outbox_id: int
+    ) -> tuple[outbox.OutboxItem, str] | None:
+        item = outbox.get_item(session, self.cipher, outbox_id)
+        if item is None:
+            return None
+        found = lookup_address(session, self.cipher, item.conversation_id)
+        if found is None:
+            outbox.mark_failed(session, outbox_id, item.attempts)
+            return None
+        return item, found[1]
+
+    def release_claims(self) -> None:
+        """After a restart of a single-process gateway: everything it held is pending again."""
+        with self.db.transaction() as session:
+            now = self.clock()
+            released = inbox.release_claims(session, now) + outbox.release_claims(session, now)
+        if released:
+            log.info("resumed %s claimed rows after restart", released)

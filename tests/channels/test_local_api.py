@@ -1,0 +1,118 @@
+"""The local channel's HTTP API refuses bad input clearly and never fails with a 500."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from channels.errors import BadRequest
+from channels.local import parse_local_message
+from channels.texts import MAX_TEXT_CHARS
+from tests.channels.conftest import RunningGateway
+from tests.support.fake_rasa import FakeRasa
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+MESSAGE_LIKE = st.fixed_dictionaries(
+    {},
+    optional={
+        "address": st.one_of(st.text(max_size=200), JSON),
+        "text": st.one_of(st.text(max_size=300), JSON),
+        "message_id": st.one_of(st.text(max_size=200), JSON),
+    },
+)
+
+
+@pytest.mark.unit
+@given(body=st.one_of(st.binary(max_size=300), JSON.map(json.dumps).map(str.encode)))
+def test_parser_accepts_or_refuses_clearly_any_bytes(body: bytes) -> None:
+    try:
+        message = parse_local_message(body)
+    except BadRequest as exc:
+        assert str(exc)
+    else:
+        assert message.text and message.address and message.provider_message_id
+
+
+@pytest.mark.unit
+@given(body=MESSAGE_LIKE)
+def test_parser_on_message_shaped_objects(body: dict[str, Any]) -> None:
+    try:
+        message = parse_local_message(json.dumps(body).encode())
+    except BadRequest:
+        return
+    assert message.channel == "local"
+    assert 0 < len(message.text) <= MAX_TEXT_CHARS
+    assert message.text.encode("utf-8")  # always storable as UTF-8
+
+
+@pytest.mark.unit
+def test_parser_keeps_emoji_and_drops_control_characters() -> None:
+    message = parse_local_message(
+        json.dumps({"address": "a", "text": "hi \U0001f62d\U0001f494\x00\x07 ok \ud800"}).encode()
+    )
+    assert message.text == "hi \U0001f62d\U0001f494 ok \ufffd"
+
+
+async def test_bad_requests_get_clear_errors(gateway: RunningGateway) -> None:
+    url = f"{gateway.url}/local/messages"
+    async with httpx.AsyncClient(timeout=30) as client:
+        cases: list[tuple[dict[str, Any], int]] = [
+            ({"json": {"address": "a", "text": "hi"}, "headers": {}}, 401),
+            ({"json": {"address": "a", "text": "hi"},
+              "headers": {"Authorization": "Bearer wrong"}}, 401),
+            ({"content": b"{not json", "headers": gateway.headers}, 400),
+            ({"json": ["address", "text"], "headers": gateway.headers}, 400),
+            ({"json": {"address": "a", "text": "   "}, "headers": gateway.headers}, 400),
+            ({"json": {"address": "a"}, "headers": gateway.headers}, 400),
+            ({"json": {"text": "hi"}, "headers": gateway.headers}, 400),
+            ({"json": {"address": "a", "text": "x" * (MAX_TEXT_CHARS + 1)},
+              "headers": gateway.headers}, 413),
+        ]  # fmt: skip
+        for kwargs, status in cases:
+            response = await client.post(url, **kwargs)
+            assert response.status_code == status, (kwargs, response.text)
+            assert response.json()["error"]
+        bad_after = await client.get(
+            url, params={"address": "a", "after": "-1"}, headers=gateway.headers
+        )
+        assert bad_after.status_code == 400
+        no_auth = await client.get(url, params={"address": "a"})
+        assert no_auth.status_code == 401
+
+
+async def test_emoji_only_message_is_handled(gateway: RunningGateway, fake_rasa: FakeRasa) -> None:
+    response = await gateway.post("addr-emoji", "\U0001f62d\U0001f62d\U0001f62d")
+    assert response.status_code == 200
+    assert fake_rasa.messages() == ["\U0001f62d\U0001f62d\U0001f62d"]
+
+
+async def test_healthz(gateway: RunningGateway) -> None:
+    async with httpx.AsyncClient() as client:
+        response = await client.get(f"{gateway.url}/healthz")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(body=st.one_of(MESSAGE_LIKE.map(json.dumps).map(str.encode), st.binary(max_size=200)))
+def test_webhook_never_fails_with_a_server_error(
+    running_for_fuzz: RunningGateway, body: bytes
+) -> None:
+    response = httpx.post(
+        f"{running_for_fuzz.url}/local/messages",
+        content=body,
+        headers={**running_for_fuzz.headers, "Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert response.status_code < 500, response.text

@@ -1,0 +1,114 @@
+"""A fake Rasa REST channel: a real HTTP server on 127.0.0.1 with scriptable replies.
+
+It can be stopped and started again on the same port to simulate Rasa going down and coming
+back, records every request it answers, and can hold requests to simulate a slow turn.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+Reply = list[dict[str, Any]]
+Responder = Callable[[str, str, dict[str, Any]], Reply]
+
+
+def echo(sender: str, message: str, metadata: dict[str, Any]) -> Reply:
+    """The default bot: repeats the message back."""
+    return [{"recipient_id": sender, "text": f"echo: {message}"}]
+
+
+@dataclass
+class FakeRasa:
+    """Serve `POST /webhooks/rest/webhook` like Rasa's REST channel does."""
+
+    port: int = 0
+    responder: Responder = echo
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    gate: threading.Event = field(default_factory=threading.Event)
+    status_code: int = 200
+    _server: ThreadingHTTPServer | None = None
+    _thread: threading.Thread | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.gate.set()
+        if not self.port:
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", 0))
+                self.port = int(sock.getsockname()[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    def messages(self) -> list[str]:
+        """The `message` of every request answered so far, in order."""
+        with self._lock:
+            return [r["message"] for r in self.requests]
+
+    def start(self) -> FakeRasa:
+        """Listen (again) on the same port."""
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                if self.path.split("?")[0] != "/webhooks/rest/webhook":
+                    self.send_error(404)
+                    return
+                length = int(self.headers.get("Content-Length", "0"))
+                payload = json.loads(self.rfile.read(length) or b"{}")
+                fake.gate.wait(30)
+                with fake._lock:
+                    fake.requests.append(payload)
+                if fake.status_code != 200:
+                    self.send_error(fake.status_code)
+                    return
+                reply = fake.responder(
+                    payload.get("sender", ""), payload.get("message", ""),
+                    payload.get("metadata") or {},
+                )  # fmt: skip
+                body = json.dumps(reply).encode("utf-8")
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        server.daemon_threads = True
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop listening: connections are refused until `start` is called again."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
