@@ -36,8 +36,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="youthlink", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    chat = sub.add_parser("chat", help="chat with the running assistant (or run scripted chats)")
-    chat.add_argument("rest", nargs=argparse.REMAINDER)
+    for name, help_text in (
+        ("chat", "chat with the running assistant (or run scripted chats: --script FILE)"),
+        ("keys", "encryption keys: new, rotate, check, retire"),
+        ("purge", "apply the retention settings (--dry-run shows counts)"),
+    ):
+        sub.add_parser(name, help=help_text, add_help=False).add_argument(
+            "rest", nargs=argparse.REMAINDER
+        )
 
     serve = sub.add_parser("serve", help="run one of the app services")
     serve.add_argument("service", choices=["handoff", "gateway"])
@@ -56,6 +62,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from channels.chat_client import main as chat_main
 
         return chat_main(args_list[1:])
+    if args_list[:1] == ["keys"]:
+        from youthlink.keys import main as keys_main
+
+        return keys_main(args_list[1:])
+    if args_list[:1] == ["purge"]:
+        from youthlink.retention import main as purge_main
+
+        return purge_main(args_list[1:])
     args = build_parser().parse_args(args_list)
     logging.basicConfig(
         level=os.environ.get("YOUTHLINK_LOG_LEVEL", "INFO").upper(),

@@ -11,10 +11,6 @@ from youthlink.errors import ConfigurationError
 DEFAULT_DATABASE_URL = "sqlite:///var/youthlink.db"
 
 
-def _csv(value: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in value.split(",") if part.strip())
-
-
 @dataclass(frozen=True)
 class Settings:
     """Everything a process needs to know about its deployment."""
@@ -22,6 +18,7 @@ class Settings:
     env: str = "development"
     database_url: str = DEFAULT_DATABASE_URL
     encryption_keys: tuple[str, ...] = ()
+    encryption_keys_file: str = ""
     hash_key: str = ""
     service_token: str = ""
     local_token: str = ""
@@ -53,10 +50,14 @@ class Settings:
             escalate_at = int(get("YOUTHLINK_ESCALATE_AT", "4"))
         except ValueError as exc:
             raise ConfigurationError("YOUTHLINK_ESCALATE_AT must be a whole number") from exc
+        from youthlink.keys import load_encryption_keys  # here: keys imports this module
+
+        keys, keys_file = load_encryption_keys(env)
         settings = cls(
             env=get("YOUTHLINK_ENV", "development"),
             database_url=get("YOUTHLINK_DATABASE_URL", DEFAULT_DATABASE_URL),
-            encryption_keys=_csv(get("YOUTHLINK_ENCRYPTION_KEYS")),
+            encryption_keys=keys,
+            encryption_keys_file=str(keys_file or ""),
             hash_key=get("YOUTHLINK_HASH_KEY"),
             service_token=get("YOUTHLINK_SERVICE_TOKEN"),
             local_token=get("YOUTHLINK_LOCAL_TOKEN"),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 from logging.config import fileConfig
 
@@ -12,9 +11,8 @@ from sqlalchemy.engine import Connection
 
 from youthlink.config import DEFAULT_DATABASE_URL
 from youthlink.db import Base, make_engine
+from youthlink.models_registry import import_models
 
-# Modules whose tables live in the app database (imported for autogenerate comparisons).
-MODEL_MODULES = ("handoff.models", "channels.tables")
 # Any fixed number: PostgreSQL advisory lock held while migrating, so concurrent starts queue.
 MIGRATION_LOCK_KEY = 7_031_942_118
 
@@ -22,13 +20,7 @@ config = context.config
 
 
 def _import_models() -> None:
-    for name in MODEL_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            # Tolerate a package not written yet, never a broken import inside one.
-            if exc.name is None or not name.startswith(exc.name):
-                raise
+    import_models()
 
 
 def _url() -> str:
