@@ -139,7 +139,9 @@ def category_recall(stack: Stack) -> None:
                 hits[kind][1] += 1
                 hits[kind][0] += category in got
     for kind, (hit, total) in hits.items():
-        print(f"category recall on dev referrals, {kind}: {hit}/{total} = {hit / max(total, 1):.2f}")
+        print(
+            f"category recall on dev referrals, {kind}: {hit}/{total} = {hit / max(total, 1):.2f}"
+        )
 
 
 def main() -> None:

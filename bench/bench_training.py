@@ -31,17 +31,24 @@ def cross_validation(out: Path) -> None:
     intents = json.loads((out / "intent_report.json").read_text())
     print(f"intent macro-F1 (5-fold): {intents['macro avg']['f1-score']:.3f}")
     worst = sorted(
-        (v["f1-score"], k) for k, v in intents.items() if isinstance(v, dict) and "support" in v
+        (v["f1-score"], k)
+        for k, v in intents.items()
+        if isinstance(v, dict)
+        and "support" in v
         and k not in ("macro avg", "weighted avg", "micro avg")
     )[:5]
     print("  lowest intents: " + ", ".join(f"{name} {f1:.2f}" for f1, name in worst))
-    entity_reports = list(out.glob("*entity*_report.json")) + list(out.glob("*Extractor_report.json"))
+    entity_reports = list(out.glob("*entity*_report.json")) + list(
+        out.glob("*Extractor_report.json")
+    )
     for report in entity_reports:
         data = json.loads(report.read_text())
         if "macro avg" in data:
             print(f"entity macro-F1 ({report.stem}): {data['macro avg']['f1-score']:.3f}")
     if not entity_reports:
-        print("entity F1: no trainable entity extractor in the pipeline (nothing to cross-validate)")
+        print(
+            "entity F1: no trainable entity extractor in the pipeline (nothing to cross-validate)"
+        )
 
 
 def main() -> None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hmac
 import importlib
 import importlib.util
 import logging
 import time
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
@@ -17,9 +19,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
-from handoff import escalations, referrals
+from handoff import escalations, queue, referrals
 from handoff.context import ConversationAddressLookup, HandoffContext
+from handoff.conversation import ConversationReader, gateway_conversation_reader
+from handoff.dashboard import DashboardConfig, create_dashboard
+from handoff.dashboard.rulecheck import RuleCheck
 from handoff.errors import Conflict, HandoffError, InvalidEscalation, InvalidReferral, NotFound
 from youthlink.config import Settings
 from youthlink.crypto import Cipher
@@ -157,8 +163,9 @@ def list_referrals(conversation_id: str, context: Context) -> list[dict[str, Any
 def delete_draft(conversation_id: str, context: Context) -> dict[str, int]:
     """The young person's DELETE: drop drafts, withdraw and wipe submitted referrals."""
     with context.transaction() as session:
-        count = referrals.withdraw_conversation(session, context.cipher, conversation_id)
-    return {"deleted": count}
+        count = queue.withdraw_for_young_person(session, context.cipher, conversation_id)
+        forgotten = forget_gateway_messages(session, context.cipher, conversation_id)
+    return {"deleted": count, "messages_forgotten": forgotten}
 
 
 @api.post("/escalations", status_code=201)
@@ -213,8 +220,16 @@ def create_app(
     *,
     engine: Engine | None = None,
     address_lookup: ConversationAddressLookup | None = None,
+    dashboard: DashboardConfig | None = None,
+    conversation_reader: ConversationReader | None = None,
+    rule_check: RuleCheck | None = None,
 ) -> FastAPI:
-    """The handoff app. `address_lookup` is the gateway's `lookup_address(session, cipher, id)`."""
+    """The handoff app. `address_lookup` is the gateway's `lookup_address(session, cipher, id)`.
+
+    The staff dashboard is mounted at `/` (see handoff/dashboard): `dashboard` overrides its
+    settings, `conversation_reader` shows the conversation around an escalation and
+    `rule_check` runs the safeguarding rules' check.
+    """
     cipher = Cipher.from_keys(settings.encryption_keys, settings.hash_key)
     engine = engine if engine is not None else make_engine(settings.database_url)
     if not settings.service_token:
@@ -231,6 +246,13 @@ def create_app(
     app.middleware("http")(_log_requests)
     app.add_api_route("/healthz", _health, methods=["GET"])
     app.include_router(api)
+    # Last: the dashboard answers every path the API does not.
+    app.mount(
+        "/",
+        create_dashboard(
+            app.state.handoff, dashboard, reader=conversation_reader, rule_check=rule_check
+        ),
+    )
     return app
 
 
@@ -241,6 +263,15 @@ def gateway_address_lookup() -> ConversationAddressLookup | None:
     module = importlib.import_module("channels.conversations")
     lookup: ConversationAddressLookup = module.lookup_address
     return lookup
+
+
+def forget_gateway_messages(session: Session, cipher: Cipher, conversation_id: str) -> int:
+    """Blank the gateway's stored copies of a conversation's messages (for DELETE)."""
+    if importlib.util.find_spec("channels") is None:
+        return 0
+    from channels.erasure import forget_messages
+
+    return forget_messages(session, cipher, conversation_id)
 
 
 def serve(
@@ -259,5 +290,43 @@ def serve(
     lookup = address_lookup or gateway_address_lookup()
     if lookup is None:
         log.warning("no gateway address lookup: referrals will not get contact addresses")
-    app = create_app(settings, address_lookup=lookup)
+    app = create_app(
+        settings, address_lookup=lookup, conversation_reader=gateway_conversation_reader()
+    )
+    from handoff.pager import attach as attach_pager
+
+    attach_pager(app, settings)
+    attach_retention(app, settings)
     uvicorn.run(app, host=host, port=port, access_log=False, server_header=False)
+
+
+def attach_retention(app: FastAPI, settings: Settings) -> None:
+    """Apply the retention settings at start-up and then daily, for as long as the app runs."""
+    import os
+
+    from youthlink.retention import RetentionPolicy, TrackerStoreCommand, retention_loop
+
+    context = app.state.handoff
+    policy = RetentionPolicy.from_env(os.environ)
+    tracker = TrackerStoreCommand.from_env(os.environ)
+    inner = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app_: Any) -> AsyncIterator[Any]:
+        async with inner(app_) as state:
+            stop = asyncio.Event()
+            task = asyncio.create_task(
+                retention_loop(
+                    settings, context.sessions.kw["bind"], policy=policy, tracker=tracker, stop=stop
+                ),
+                name="retention",
+            )
+            try:
+                yield state
+            finally:
+                stop.set()
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    app.router.lifespan_context = lifespan

@@ -1,4 +1,5 @@
-"""Tables of the handoff store: referrals and escalations (personal fields only encrypted)."""
+"""Tables of the handoff store: referrals, escalations, and the staff side (users, sessions,
+notes, contact attempts, the on-call rota, the audit log); personal fields only encrypted."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ REFERRAL_STATUSES = ("new", "claimed", "contacted", "closed", "withdrawn")
 OPEN_REFERRAL_STATUSES = ("new", "claimed", "contacted")
 PRIORITIES = ("routine", "priority", "urgent")
 ESCALATION_STATUSES = ("open", "acknowledged", "closed")
+ROLES = ("link_worker", "safeguarding_lead", "admin")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -64,6 +66,7 @@ class ReferralRow(Base):
         CheckConstraint(_in("priority", PRIORITIES), name="priority"),
         CheckConstraint("highest_severity BETWEEN 0 AND 5", name="highest_severity"),
         Index("ix_referrals_queue", "status", "priority", "created_at"),
+        Index("ix_referrals_owner", "owner_id", "status"),
     )
 
     referral_id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -84,6 +87,15 @@ class ReferralRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     record_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    # The queue (handoff/queue.py). The worker who holds (or last held) the case; no foreign
+    # key so the column could be added to existing databases without rebuilding the table.
+    owner_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    # Last time the holder did something with the case; an untouched claim expires.
+    touched_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    first_contact_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    outcome: Mapped[str | None] = mapped_column(String(32), default=None)
 
 
 class EscalationRow(Base):
@@ -116,3 +128,106 @@ class EscalationRow(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     outcome: Mapped[str | None] = mapped_column(String(64))
     action_taken_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class UserRow(Base):
+    """A member of staff who signs in to the dashboard."""
+
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint(_in("role", ROLES), name="role"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(32))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Set for one-time passwords (new account, reset): the next sign-in must choose a new one.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    # Open cases this worker may hold; None means the deployment's default.
+    caseload_cap: Mapped[int | None] = mapped_column(Integer, default=None)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+
+
+class StaffSessionRow(Base):
+    """A signed-in dashboard session; the cookie holds a random token, this row only its hash."""
+
+    __tablename__ = "staff_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class NoteRow(Base):
+    """A link worker's note on a referral (the text encrypted)."""
+
+    __tablename__ = "referral_notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # Deleting a referral (the young person's DELETE of an untouched draft) takes its notes.
+    referral_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("referrals.referral_id", ondelete="CASCADE"), index=True
+    )
+    author_id: Mapped[int] = mapped_column(Integer, ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    text_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ContactAttemptRow(Base):
+    """One attempt to reach the young person: how, what happened, and an optional note."""
+
+    __tablename__ = "contact_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    referral_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("referrals.referral_id", ondelete="CASCADE"), index=True
+    )
+    author_id: Mapped[int] = mapped_column(Integer, ForeignKey("users.id"))
+    attempted_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    method: Mapped[str] = mapped_column(String(16))
+    result: Mapped[str] = mapped_column(String(32))
+    note_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+
+
+class RotaEntryRow(Base):
+    """One place in the order in which on-call safeguarding leads are paged."""
+
+    __tablename__ = "rota_entries"
+    __table_args__ = (Index("ix_rota_entries_order", "active", "position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    phone_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    telegram_chat_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class AuditRow(Base):
+    """One audit event; append-only, each row carrying the hash of the row before it."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # "user:<id>", "service" or "system": never a name.
+    actor: Mapped[str] = mapped_column(String(40))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    record_type: Mapped[str] = mapped_column(String(32))
+    record_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    source: Mapped[str | None] = mapped_column(String(64))
+    # Non-personal details only: statuses, outcomes, counts, ids.
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    row_hash: Mapped[str] = mapped_column(String(64))

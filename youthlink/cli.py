@@ -31,6 +31,20 @@ def _db(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _users(args: argparse.Namespace, settings: Settings) -> int:
+    from handoff.commands import add_user, ensure_admin
+
+    if args.action == "add":
+        return add_user(settings, args.username, args.role)
+    return ensure_admin(settings, args.username or "admin")
+
+
+def _audit(args: argparse.Namespace, settings: Settings) -> int:
+    from handoff.commands import verify_audit
+
+    return verify_audit(settings)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     parser = argparse.ArgumentParser(prog="youthlink", description=__doc__)
@@ -52,6 +66,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     db = sub.add_parser("db", help="database tasks")
     db.add_argument("action", choices=["upgrade"])
+
+    users = sub.add_parser("users", help="staff accounts for the dashboard")
+    users.add_argument("action", choices=["add", "ensure-admin"])
+    users.add_argument("username", nargs="?")
+    users.add_argument("--role", choices=["link_worker", "safeguarding_lead", "admin"])
+
+    audit = sub.add_parser("audit", help="the append-only audit log")
+    audit.add_argument("action", choices=["verify"])
     return parser
 
 
@@ -75,11 +97,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=os.environ.get("YOUTHLINK_LOG_LEVEL", "INFO").upper(),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
+    from handoff.senders import quiet_library_loggers
+
+    quiet_library_loggers()
     settings = Settings.from_env()
     if args.command == "serve":
         return _serve(args, settings)
     if args.command == "db":
         return _db(args, settings)
+    if args.command == "users":
+        if args.action == "add" and not (args.username and args.role):
+            build_parser().error("users add needs a USERNAME and --role")
+        return _users(args, settings)
+    if args.command == "audit":
+        return _audit(args, settings)
     return 2
 
 

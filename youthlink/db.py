@@ -1,4 +1,4 @@
-"""The app database: one declarative base shared by `handoff` and `channels`, and the engine factory."""
+"""The app database: one declarative base for `handoff` and `channels`, and the engine factory."""
 
 from __future__ import annotations
 

@@ -13,5 +13,5 @@ from tests.support.stack import MODEL, RASA_BIN, Stack, running_stack
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     if not (RASA_BIN / "rasa").exists() or not MODEL.exists():
         pytest.fail("the Rasa environment and trained model are missing: run `make train` first")
-    with running_stack(tmp_path_factory.mktemp("stack")) as running:
+    with running_stack(tmp_path_factory.mktemp("stack"), debug=True) as running:
         yield running

@@ -191,7 +191,7 @@ async def test_delete_drops_a_draft_and_withdraws_a_submitted_referral(
 ) -> None:
     draft_id = (await client.post("/api/escalations", json=escalation_body())).json()["referral_id"]
     deleted = await client.delete(f"/api/conversations/{CONVERSATION}/draft")
-    assert deleted.json() == {"deleted": 1}
+    assert deleted.json()["deleted"] == 1
     assert (await client.get(f"/api/referrals/{draft_id}")).status_code == 404
     # The escalation itself is kept.
     listed = await client.get("/api/escalations", params={"conversation_id": CONVERSATION})
@@ -200,7 +200,7 @@ async def test_delete_drops_a_draft_and_withdraws_a_submitted_referral(
     record = make_referral()
     await client.post("/api/referrals", json={"referral": record})
     deleted = await client.delete(f"/api/conversations/{CONVERSATION}/draft")
-    assert deleted.json() == {"deleted": 1}
+    assert deleted.json()["deleted"] == 1
     stored = (await client.get(f"/api/referrals/{record['referral_id']}")).json()
     assert stored["status"] == "withdrawn"
     assert OWN_WORDS not in str(stored)

@@ -55,7 +55,7 @@ def test_upgrade_is_repeatable_and_labelled(tmp_path: Path) -> None:
         assert set(inspect(engine).get_table_names()) >= HANDOFF_TABLES
         with engine.connect() as conn:
             versions = set(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
-        assert "handoff_0001" in versions
+        assert "handoff_0002" in versions
     finally:
         engine.dispose()
 

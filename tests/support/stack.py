@@ -1,4 +1,4 @@
-"""Start the whole YouthLink stack (Rasa, action server, handoff API, gateway) for end-to-end tests."""
+"""Start the whole stack (Rasa, action server, handoff API, gateway) for end-to-end tests."""
 
 from __future__ import annotations
 
@@ -62,6 +62,7 @@ class Stack:
     workdir: Path
     ports: dict[str, int]
     env: dict[str, str]
+    debug: bool = False
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def url(self, name: str) -> str:
@@ -76,9 +77,15 @@ class Stack:
                 "--credentials", str(REPO / "bot" / "credentials.yml"),
                 "--enable-api", "--auth-token", self.env["YOUTHLINK_RASA_TOKEN"],
                 "--interface", "127.0.0.1", "--port", port,
+                "--logging-config-file", str(REPO / "bot" / "logging.yml"),
+                *(["--debug"] if self.debug else []),
             ]  # fmt: skip
         if name == "actions":
-            return [str(RASA_BIN / "python"), "-m", "rasa_sdk", "--actions", "actions", "-p", port]
+            return [
+                str(RASA_BIN / "python"), "-m", "rasa_sdk", "--actions", "actions", "-p", port,
+                "--logging-config-file", str(REPO / "bot" / "logging.yml"),
+                *(["-vv"] if self.debug else []),
+            ]  # fmt: skip
         return [str(APP_BIN / "youthlink"), "serve", name, "--host", "127.0.0.1", "--port", port]
 
     def health_url(self, name: str) -> str:
@@ -135,13 +142,18 @@ def write_endpoints(workdir: Path, actions_url: str) -> None:
 
 
 @contextlib.contextmanager
-def running_stack(workdir: Path, **extra_env: str) -> Iterator[Stack]:
-    """Migrate a fresh database and start all four processes; stop them all afterwards."""
+def running_stack(workdir: Path, *, debug: bool = False, **extra_env: str) -> Iterator[Stack]:
+    """Migrate a fresh database and start all four processes; stop them all afterwards.
+
+    With `debug`, every process logs at DEBUG (to files in `workdir`), as the log test needs.
+    """
     ports = {name: free_port() for name in ("rasa", "actions", "handoff", "gateway")}
+    if debug:
+        extra_env.setdefault("YOUTHLINK_LOG_LEVEL", "DEBUG")
     env = stack_env(workdir, ports, **extra_env)
     write_endpoints(workdir, env["YOUTHLINK_ACTIONS_URL"])
     subprocess.run([str(APP_BIN / "youthlink"), "db", "upgrade"], cwd=REPO, env=env, check=True)
-    stack = Stack(workdir=workdir, ports=ports, env=env)
+    stack = Stack(workdir=workdir, ports=ports, env=env, debug=debug)
     try:
         for name in ("actions", "handoff", "gateway", "rasa"):
             stack.start(name)

@@ -488,12 +488,12 @@ def test_rotate_add_only_and_a_given_key(
     environ = {**base_env(settings), keys.KEYS_FILE_ENV: str(key_file)}
     chosen = new_key()
 
-    code, out, _ = run_keys(["rotate", "--key", chosen, "--add-only"], environ)
+    code, out, _ = run_keys(["rotate", f"--key={chosen}", "--add-only"], environ)
 
     assert code == 0 and "nothing re-encrypted" in out
     assert keys.read_key_file(key_file) == (chosen, old_key)
     assert keys.check(engine, keys.KeyRing.from_keys([old_key]), keys.encrypted_tables(metadata)).ok
-    code, _, _ = run_keys(["rotate", "--key", chosen], environ)
+    code, _, _ = run_keys(["rotate", f"--key={chosen}"], environ)
     assert code == 0
     assert keys.read_key_file(key_file) == (chosen, old_key), "the key is already first"
     assert keys.check(engine, keys.KeyRing.from_keys([chosen]), keys.encrypted_tables(metadata)).ok
