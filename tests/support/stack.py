@@ -36,6 +36,7 @@ def stack_env(workdir: Path, ports: Mapping[str, int], **extra: str) -> dict[str
     env.update(
         {
             "PYTHONPATH": str(REPO),
+            "SANIC_HOST": "127.0.0.1",  # the action server listens on localhost only
             "YOUTHLINK_ENV": "development",
             "YOUTHLINK_DATABASE_URL": f"sqlite:///{workdir / 'youthlink.db'}",
             "YOUTHLINK_TRACKER_DB_URL": f"sqlite:///{workdir / 'tracker.db'}",
@@ -83,7 +84,8 @@ class Stack:
         if name == "actions":
             return [
                 str(RASA_BIN / "python"), "-m", "rasa_sdk", "--actions", "actions", "-p", port,
-                "--logging-config-file", str(REPO / "bot" / "logging.yml"),
+                # (sic: rasa-sdk spells this option with an underscore)
+                "--logging-config_file", str(REPO / "bot" / "logging.yml"),
                 *(["-vv"] if self.debug else []),
             ]  # fmt: skip
         return [str(APP_BIN / "youthlink"), "serve", name, "--host", "127.0.0.1", "--port", port]

@@ -1,0 +1,1 @@
+"""Custom actions for the YouthLink assistant (rasa-sdk action server)."""

@@ -1,0 +1,306 @@
+"""Pure readers of the young person's answers: yes/no, skip, age, name and pronouns, area, etc."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from actions.text import normalise
+
+SKIP_PHRASES = frozenset(
+    normalise(p)
+    for p in (
+        "skip", "skip it", "skip this", "skip that", "skip pls", "skip please", "pass", "next",
+        "next question", "rather not say", "id rather not say", "prefer not to say",
+        "i prefer not to say", "dont want to say", "i dont want to say", "not telling",
+        "no comment", "none", "nothing", "no", "nope", "nah", "na", "n/a", "idk", "i dont know",
+        "dunno", "not sure", "no idea", "leave it blank", "no thanks", "nothing really",
+        "none really", "not really", "-",
+    )
+)  # fmt: skip
+
+YES_WORDS = frozenset(
+    [
+        "yes",
+        "yeah",
+        "yea",
+        "ye",
+        "yep",
+        "yup",
+        "ya",
+        "yh",
+        "yeh",
+        "yess",
+        "yas",
+        "yass",
+        "ok",
+        "okay",
+        "okie",
+        "k",
+        "kk",
+        "sure",
+        "fine",
+        "alright",
+        "course",
+        "definitely",
+        "deffo",
+        "correct",
+        "y",
+        "aye",
+        "go",
+        "safe",
+    ]
+)
+YES_PHRASES = (
+    "of course",
+    "go on",
+    "go ahead",
+    "sounds good",
+    "thats fine",
+    "thats right",
+    "👍",
+    "✅",
+)
+NO_WORDS = frozenset(["no", "nope", "nah", "naa", "na", "n", "never", "dont", "nooo", "noo", "not"])
+NO_PHRASES = ("👎", "❌", "no thanks", "rather not")
+UNSURE = frozenset(("not sure", "idk", "dunno", "maybe", "i dont know", "not sure tbh", "hmm"))
+NUMBER_WORDS = {
+    w: i
+    for i, w in enumerate(
+        [
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+            "thirteen",
+            "fourteen",
+            "fifteen",
+            "sixteen",
+            "seventeen",
+            "eighteen",
+            "nineteen",
+            "twenty",
+        ]
+    )
+}
+TENS = {"twenty": 20, "thirty": 30, "forty": 40}
+
+AGE_BANDS = (
+    (0, 10, "under_11"),
+    (11, 12, "11_12"),
+    (13, 15, "13_15"),
+    (16, 17, "16_17"),
+    (18, 25, "18_25"),
+)
+
+PRONOUNS = re.compile(
+    r"\b(?:(?:she|he|they|xe|ze|fae|it)\s*/\s*(?:her|hers|him|his|them|theirs|they|she|he|xem|"
+    r"zir|hir|faer|it|its)(?:\s*/\s*[a-z]+)?|any pronouns|all pronouns)\b",
+    re.IGNORECASE,
+)
+NAME_PREFIX = re.compile(
+    r"^(?:hi|hey|hello)?[\s,!.]*(?:my names?(?: is)?|my name's|you can call me|call me|"
+    r"i am|i'm|im|it's|its|it is|just|they call me)\b[\s:,-]*",
+    re.IGNORECASE,
+)
+PRONOUN_TALK = re.compile(
+    r"\b(?:and )?(?:(?:can|could|may) i |i want to |i'?d like to )?(?:tell|say|give|share)"
+    r"(?: you)? my pronouns\b\??|\b(?:and )?(?:i use|my pronouns are|pronouns(?: are)?|use)\b"
+    r"[\s:]*$",
+    re.IGNORECASE,
+)
+
+FULL_POSTCODE = re.compile(r"\b([A-Z]{1,2}\d[A-Z\d]?)\s*\d[A-Z]{2}\b", re.IGNORECASE)
+OUTWARD_CODE = re.compile(r"^([A-Z]{1,2}\d[A-Z\d]?)(?:\s+\d)?$", re.IGNORECASE)
+STREET = re.compile(
+    r"\b\d+[a-z]?\s+(?:[a-z'.-]+\s+){0,3}(?:street|st|road|rd|avenue|ave|lane|ln|close|drive|dr|"
+    r"way|crescent|cres|court|ct|terrace|grove|place|pl|gardens|gdns|walk|mews|row|hill|view|"
+    r"square|sq|park|green|rise|vale)\b",
+    re.IGNORECASE,
+)
+HOUSE_WORDS = re.compile(r"\b(?:flat|apartment|apt|house number|number \d+|no\.? ?\d+)\b", re.I)
+AREA_PREFIX = re.compile(
+    r"^(?:i live in|i live near|i live|live in|im in|i'm in|i am in|im from|i'm from|from|in|"
+    r"near|around|just outside|outside|the|somewhere near|close to)\s+",
+    re.IGNORECASE,
+)
+AREA_SUFFIX = re.compile(r"\s+(?:area|way|side|ish)$", re.IGNORECASE)
+
+PARTS = (
+    ("cancel", r"\b(?:cancel|dont send|don't send|do not send|not send)\b"),
+    ("none", r"^(?:nothing|none|no changes?|its fine|it's fine|all good)\b"),
+    ("pronouns", r"\bpronoun"),
+    ("preferred_name", r"\bname\b|\bcall me\b"),
+    ("age", r"\bage\b|\bold\b"),
+    ("concerns", r"going on|concern|problem|worr|what i said|whats happening|what's happening"),
+    ("interests", r"enjoy|interest|hobb|like doing|want to try|activities"),
+    ("what_matters", r"matter|goal"),
+    ("area", r"\barea\b|\btown\b|postcode|where i live|location"),
+    ("best_times", r"\btimes?\b|\bwhen\b"),
+    ("contact", r"contact|number|phone|call|text|message|safe|chat"),
+)
+
+
+def is_skip(text: str, intent: str | None = None) -> bool:
+    """True when the answer means "skip this question" (a `/skip` button or the words)."""
+    if intent == "skip" and text.startswith("/"):
+        return True
+    normalised = normalise(text)
+    return normalised in SKIP_PHRASES or normalised.startswith("skip")
+
+
+def yes_no(text: str, intent: str | None = None) -> bool | None:
+    """Read a yes/no answer; None when it is neither."""
+    if text.startswith("/"):
+        return {"affirm": True, "deny": False}.get(intent or "")
+    normalised = normalise(text)
+    if normalised in UNSURE:
+        return None
+    tokens = normalised.split()
+    lowered = text.strip().lower()
+    if (tokens and tokens[0] in NO_WORDS) or any(lowered.startswith(p) for p in NO_PHRASES):
+        return False
+    if (tokens and tokens[0] in YES_WORDS) or any(lowered.startswith(p) for p in YES_PHRASES):
+        return True
+    return {"affirm": True, "deny": False}.get(intent or "")
+
+
+def parse_age(text: str) -> int | None:
+    """An age in years from "14", "im 14", "fourteen", "nearly 16" (15); None if there is none."""
+    normalised = normalise(text)
+    match = re.search(r"\b(\d{1,3})\b", normalised)
+    age: int | None = int(match.group(1)) if match else None
+    if age is None:
+        tokens = normalised.replace("-", " ").split()
+        for i, token in enumerate(tokens):
+            if token in TENS:
+                unit = NUMBER_WORDS.get(tokens[i + 1], 0) if i + 1 < len(tokens) else 0
+                age = TENS[token] + (unit if unit < 10 else 0)
+                break
+            if token in NUMBER_WORDS:
+                age = NUMBER_WORDS[token]
+                break
+    if age is None:
+        return None
+    if re.search(r"\b(?:nearly|almost|next (?:month|week|year)|soon)\b", normalised):
+        age -= 1
+    return age
+
+
+def age_band(age: int) -> str:
+    """The referral's age band for an age in years."""
+    for low, high, band in AGE_BANDS:
+        if low <= age <= high:
+            return band
+    return "over_25"
+
+
+def find_pronouns(text: str) -> str | None:
+    """Pronouns written like "they/them", "she/her" or "any pronouns", as written."""
+    match = PRONOUNS.search(text)
+    return match.group(0).replace(" ", "")[:40] if match else None
+
+
+def mentions_pronouns(text: str) -> bool:
+    """True when the message talks about pronouns (with or without giving them)."""
+    return "pronoun" in text.lower()
+
+
+@dataclass(frozen=True)
+class NameAnswer:
+    """A preferred name and pronouns read from one answer."""
+
+    name: str | None
+    pronouns: str | None
+
+
+def read_name(text: str) -> NameAnswer:
+    """Split "Sam, they/them" or "my name is Sam and I use they/them" into name and pronouns."""
+    pronouns = find_pronouns(text)
+    rest = PRONOUNS.sub(" ", text)
+    rest = re.sub(r"[()\[\]]", " ", rest)
+    rest = NAME_PREFIX.sub("", rest.strip())
+    rest = PRONOUN_TALK.sub("", rest.strip(" ,.!-"))
+    rest = re.sub(r"\s+", " ", rest).strip(" ,.!-:;")
+    if not rest or len(rest) > 40 or len(rest.split()) > 4 or re.search(r"\d", rest):
+        return NameAnswer(None, pronouns)
+    return NameAnswer(rest[:1].upper() + rest[1:], pronouns)
+
+
+@dataclass(frozen=True)
+class AreaAnswer:
+    """An area to keep (town or postcode district) and whether more was given than we keep."""
+
+    area: str | None
+    trimmed: bool = False
+
+
+def read_area(text: str) -> AreaAnswer:
+    """Keep only a town or the outward part of a postcode; never a street or full postcode."""
+    full = FULL_POSTCODE.search(text)
+    if full:
+        return AreaAnswer(full.group(1).upper(), trimmed=True)
+    cleaned = re.sub(r"\s+", " ", text).strip(" .,!")
+    outward = OUTWARD_CODE.match(cleaned)
+    if outward:
+        return AreaAnswer(outward.group(1).upper(), trimmed=outward.group(0) != outward.group(1))
+    trimmed = False
+    street = STREET.search(cleaned)
+    if street or HOUSE_WORDS.search(cleaned):
+        # Keep what follows the street as the town ("12 Oak Road, Leeds" -> "Leeds").
+        tail = cleaned[street.end() :] if street else cleaned.rsplit(",", 1)[-1]
+        if not street and "," not in cleaned:
+            return AreaAnswer(None, trimmed=True)
+        cleaned, trimmed = tail.strip(" ,.-"), True
+    cleaned = AREA_PREFIX.sub("", cleaned)
+    cleaned = AREA_SUFFIX.sub("", cleaned).strip(" ,.")
+    if not cleaned or re.search(r"\d", cleaned) or len(cleaned) > 40 or len(cleaned.split()) > 4:
+        return AreaAnswer(None, trimmed=trimmed)
+    town = " ".join(w if not w.islower() else w.capitalize() for w in cleaned.split())
+    return AreaAnswer(town, trimmed=trimmed)
+
+
+def read_contact_other(text: str, entity: str | None = None) -> str | None:
+    """The other way to be contacted: "phone_call", "none", or None when unclear."""
+    if entity in ("phone_call", "none"):
+        return entity
+    normalised = normalise(text)
+    if re.search(r"\b(?:call|phone|ring|calling)\b", normalised) and not re.search(
+        r"\b(?:dont|no|not|never)\b", normalised
+    ):
+        return "phone_call"
+    if is_skip(text) or re.search(r"\b(?:no|none|nothing|dont|not|later|myself)\b", normalised):
+        return "none"
+    return None
+
+
+def read_part(text: str, entity: str | None = None) -> str | None:
+    """Which part of the summary to change (a slot group name), "none", "cancel" or None."""
+    if entity:
+        return entity
+    normalised = normalise(text)
+    for part, pattern in PARTS:
+        if re.search(pattern, normalised):
+            return part
+    return None
+
+
+def read_goals(text: str) -> list[str]:
+    """Up to three goals in their own words, split where they list several."""
+    pieces = re.split(r"\s*(?:,|;|\n|\band also\b|\balso\b|\band\b|&|\+)\s*", text.strip())
+    goals = [p.strip(" .") for p in pieces if len(p.strip(" .")) > 2]
+    return [g[:300] for g in goals[:3]]
+
+
+def is_filler(text: str, intent: str | None) -> bool:
+    """A greeting or thanks on its own, which answers no question."""
+    return intent in ("greet", "thanks", "goodbye") and len(normalise(text).split()) <= 3

@@ -1,0 +1,150 @@
+"""Actions that decide where the conversation goes next; rules pick the reply from the slots set."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import AllSlotsReset, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions import texts
+from actions.conversation import REFERRAL_SLOTS, clear, draft_from
+from actions.handoff import HandoffClient, HandoffError
+from actions.referral import InvalidReferral
+from actions.settings import current
+from actions.submission import new_referral_id, send_referral
+
+logger = logging.getLogger(__name__)
+
+Events = list[dict[str, Any]]
+
+
+def _in_progress(tracker: Tracker) -> bool:
+    return tracker.get_slot("stage") == "in_progress"
+
+
+class ActionRoute(Action):
+    """Start or resume the referral, unless it was already sent."""
+
+    def name(self) -> str:
+        return "action_route"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Events:
+        return [SlotSet("resume_referral", tracker.get_slot("stage") != "sent")]
+
+
+class ActionFinishReferral(Action):
+    """The referral form is done: send it, or end kindly when there is nothing to send."""
+
+    def name(self) -> str:
+        return "action_finish_referral"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Events:
+        slot = tracker.get_slot
+        if slot("consent") is False:
+            return [*clear(REFERRAL_SLOTS), SlotSet("outcome", "declined")]
+        if slot("age_band") == "under_11":
+            return [*clear(REFERRAL_SLOTS), SlotSet("outcome", "too_young")]
+        if slot("age_band") == "over_25":
+            return [*clear(REFERRAL_SLOTS), SlotSet("outcome", "too_old")]
+        if slot("confirm") is not True:
+            return [SlotSet("confirm", None), SlotSet("outcome", "not_sent")]
+        referral_uuid = slot("referral_uuid") or new_referral_id()
+        try:
+            referral_id = await send_referral(
+                draft_from(tracker), referral_uuid, completed=True, settings=current()
+            )
+        except (HandoffError, InvalidReferral) as exc:
+            logger.error("referral not sent: %s", exc)
+            return [
+                SlotSet("referral_uuid", referral_uuid),
+                SlotSet("confirm", None),
+                SlotSet("outcome", "send_failed"),
+            ]
+        return [
+            SlotSet("referral_uuid", referral_uuid),
+            SlotSet("referral_id", referral_id),
+            SlotSet("stage", "sent"),
+            SlotSet("outcome", "sent"),
+        ]
+
+
+class ActionHumanHandoff(Action):
+    """Asked for a person: send what is known so far, flagged, as a priority referral."""
+
+    def name(self) -> str:
+        return "action_human_handoff"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Events:
+        referral_uuid = tracker.get_slot("referral_uuid") or new_referral_id()
+        draft = draft_from(tracker, asked_for_person=True)
+        completed = tracker.get_slot("stage") == "sent"
+        try:
+            referral_id = await send_referral(
+                draft, referral_uuid, completed=completed, settings=current()
+            )
+        except (HandoffError, InvalidReferral) as exc:
+            logger.error("request for a person not sent: %s", exc)
+            dispatcher.utter_message(text=texts.PERSON_FAILED)
+            return [SlotSet("referral_uuid", referral_uuid)]
+        dispatcher.utter_message(text=texts.PERSON_REQUESTED)
+        return [
+            SlotSet("referral_uuid", referral_uuid),
+            SlotSet("referral_id", referral_id),
+            SlotSet("asked_for_person", True),
+        ]
+
+
+class ActionAfterSafetyCheck(Action):
+    """After "are you safe?" and "keep going?": resume the referral or stop here."""
+
+    def name(self) -> str:
+        return "action_after_safety_check"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Events:
+        resume = tracker.get_slot("keep_going") is True and tracker.get_slot("stage") != "sent"
+        return [SlotSet("resume_referral", resume)]
+
+
+class ActionDeleteData(Action):
+    """DELETE confirmed: delete the conversation's draft at the handoff API and forget it all."""
+
+    def name(self) -> str:
+        return "action_delete_data"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Events:
+        if tracker.get_slot("delete_confirm") is not True:
+            outcome = "kept_resume" if _in_progress(tracker) else "kept"
+            return [SlotSet("delete_confirm", None), SlotSet("outcome", outcome)]
+        settings = current()
+        try:
+            await HandoffClient.from_settings(settings).delete_draft(tracker.sender_id)
+        except HandoffError as exc:
+            logger.error("draft not deleted: %s", exc)
+            return [SlotSet("delete_confirm", None), SlotSet("outcome", "delete_failed")]
+        return [AllSlotsReset(), SlotSet("outcome", "deleted")]
+
+
+class ActionStartOver(Action):
+    """Start again: forget the answers (safeguarding records stay), back to the first question."""
+
+    def name(self) -> str:
+        return "action_start_over"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Events:
+        return clear(REFERRAL_SLOTS)

@@ -1,0 +1,78 @@
+"""The follow-up to a safeguarding disclosure: the crisis reply and what it is recorded as."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+import safeguarding_rules
+from actions.conversation import (
+    latest_disclosure,
+    latest_text,
+    pending_question,
+    safeguarding_summary,
+)
+
+logger = logging.getLogger(__name__)
+
+KEPT_AS_ANSWER = ("concerns", "what_matters")
+"""Questions whose answer is their story: a disclosure given there is also kept as the answer."""
+
+
+FALLBACK_REPLY = (
+    "I'm really glad you told me. If you're in danger now, call 999. You can talk to someone "
+    "free, any time: Childline 0800 1111 (under 19), Samaritans 116 123, or text SHOUT to 85258."
+)
+"""Sent if the rules' own reply cannot be made: a crisis reply must never fail."""
+
+
+def crisis_reply(text: str, age_band: str | None) -> str:
+    """The rules' crisis reply for this message, worded for the age band."""
+    try:
+        verdict = safeguarding_rules.screen(text)
+        return safeguarding_rules.crisis_reply(verdict, age_band or "unknown")
+    except Exception:
+        logger.exception("crisis reply from the rules failed; sent the fallback")
+        return FALLBACK_REPLY
+
+
+class ActionSafeguardingReply(Action):
+    """Crisis reply (unless the gateway already sent one), and the disclosure on the record."""
+
+    def name(self) -> str:
+        return "action_safeguarding_reply"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        text = latest_text(tracker)
+        disclosure = latest_disclosure(tracker)
+        if disclosure is None or not disclosure.gateway_replied:
+            dispatcher.utter_message(text=crisis_reply(text, tracker.get_slot("age_band")))
+        summary = safeguarding_summary(tracker)
+        if disclosure is not None:
+            summary = summary.add(
+                disclosure.severity, disclosure.categories, disclosure.escalation_id
+            )
+        logger.info(
+            "disclosure handled: severity=%d categories=%s gateway_replied=%s",
+            summary.highest_severity,
+            ",".join(summary.categories),
+            bool(disclosure and disclosure.gateway_replied),
+        )
+        events = [
+            SlotSet("sg_severity", summary.highest_severity),
+            SlotSet("sg_categories", list(summary.categories)),
+            SlotSet("sg_escalation_ids", list(summary.escalation_ids)),
+            SlotSet("safe_now", None),
+            SlotSet("keep_going", None),
+        ]
+        pending = pending_question(tracker)
+        if pending in KEPT_AS_ANSWER and not tracker.get_slot(pending):
+            events.append(SlotSet(pending, text))
+        return events

@@ -1,0 +1,92 @@
+"""Messages the actions put together from what the young person said."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from actions.referral import Draft
+
+NUDGE_YES_NO = "Sorry, I didn't catch that. Is that a yes or a no?"
+NUDGE_AGE = "Sorry, I didn't get that. Just your age as a number is fine, like 14."
+NUDGE_AGE_CHECK = "Hmm, can you check that? Just your age in years."
+NUDGE_NAME = "Just a first name or nickname is fine, or say skip."
+NUDGE_AREA = (
+    "Sorry, I didn't get that. Just the town, or the first part of your postcode (like LS7)."
+)
+NUDGE_ADDRESS = (
+    "Please don't send your street or house number. Just the town, or the first part of your "
+    "postcode (like LS7), is plenty."
+)
+NUDGE_CONTACT_OTHER = "Reply 'call' for a phone call instead, or 'none' for no contact for now."
+NUDGE_CONFIRM = "Reply yes to send it, or 'change' to change something."
+NUDGE_PART = (
+    "Which part? You can say name, age, what's going on, what you enjoy, what matters, area, "
+    "contact or times."
+)
+PRONOUNS_NOTED = "Thanks, I've noted your pronouns."
+DELETE_NUDGE = "Sorry, I didn't catch that. Reply YES to delete or NO to keep it."
+
+PERSON_REQUESTED = (
+    "OK. I've asked a link worker to get in touch with you as soon as they can (usually the next "
+    "working day). They'll see what you've told me so far. If you need help right now, text HELP."
+)
+PERSON_FAILED = (
+    "Sorry, I couldn't reach the team just now. Please ask again in a few minutes. If you need "
+    "help right now, text HELP."
+)
+NOT_GIVEN = "(skipped)"
+
+
+def area_kept(area: str) -> str:
+    return f"Thanks. I've only kept {area}: we don't need your full address."
+
+
+def join_words(items: Sequence[str]) -> str:
+    """ "a", "a and b", "a, b and c"."""
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def reflection(said: Sequence[str], name: str | None) -> str:
+    """A short, plain reflection of what they said has been going on."""
+    thanks = f"Thanks for telling me, {name}." if name else "Thanks for telling me."
+    if not said:
+        return f"{thanks} That sounds like a lot to deal with."
+    return f"{thanks} It sounds like things have been hard with {join_words(list(said))}."
+
+
+def _shown(value: str | None) -> str:
+    return value if value else NOT_GIVEN
+
+
+def _quoted(value: str | None) -> str:
+    return f'"{value}"' if value else NOT_GIVEN
+
+
+def summary(draft: Draft) -> str:
+    """Exactly what will be sent, in plain words, before asking to send it."""
+    name = _shown(draft.preferred_name)
+    if draft.pronouns:
+        name = f"{name} ({draft.pronouns})"
+    method = draft.contact_method
+    if method == "none":
+        contact = "no contact for now"
+    elif method == "phone_call":
+        contact = "a phone call"
+    else:
+        contact = "OK to contact you here"
+    if method != "none" and draft.best_times:
+        contact = f"{contact}, {draft.best_times}"
+    lines = [
+        "Here's what I'll send to the link worker team:",
+        f"- Name: {name}",
+        f"- Age: {draft.age if draft.age is not None else NOT_GIVEN}",
+        f"- What's going on: {_quoted(draft.concerns)}",
+        f"- What you enjoy: {_quoted(draft.interests)}",
+        f"- What matters: {_quoted(draft.what_matters)}",
+        f"- Area: {_shown(draft.area)}",
+        f"- Contact: {contact}",
+        "Shall I send it?",
+    ]
+    return "\n".join(lines)

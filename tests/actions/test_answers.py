@@ -1,0 +1,128 @@
+"""Reading answers: yes/no, skip, age, name and pronouns, area, contact, parts, goals."""
+
+from __future__ import annotations
+
+import pytest
+
+from actions import answers
+
+pytestmark = [pytest.mark.unit, pytest.mark.rasa]
+
+
+@pytest.mark.parametrize(
+    "text", ["yes", "Yeah!", "yep", "ok", "k", "sure thing", "go on", "👍", "ye"]
+)
+def test_yes(text: str) -> None:
+    assert answers.yes_no(text) is True
+
+
+@pytest.mark.parametrize("text", ["no", "nah", "Nope", "not really", "no its not safe", "👎"])
+def test_no(text: str) -> None:
+    assert answers.yes_no(text) is False
+
+
+@pytest.mark.parametrize("text", ["not sure", "idk", "maybe", "what"])
+def test_neither_yes_nor_no(text: str) -> None:
+    assert answers.yes_no(text) is None
+
+
+def test_button_payloads_use_the_intent() -> None:
+    assert answers.yes_no("/affirm", "affirm") is True
+    assert answers.yes_no("/deny", "deny") is False
+    assert answers.is_skip("/skip", "skip")
+
+
+@pytest.mark.parametrize(
+    "text", ["skip", "SKIP", "skip it pls", "rather not say", "idk", "no", "-"]
+)
+def test_skip(text: str) -> None:
+    assert answers.is_skip(text)
+
+
+def test_an_answer_is_not_a_skip() -> None:
+    assert not answers.is_skip("not having to skip meals")
+
+
+@pytest.mark.parametrize(
+    ("text", "age"),
+    [("14", 14), ("im 15", 15), ("i'm 17 years old", 17), ("fifteen", 15), ("twenty one", 21),
+     ("nearly 16", 15), ("19 next month", 18), ("9", 9), ("abc", None)],
+)  # fmt: skip
+def test_age(text: str, age: int | None) -> None:
+    assert answers.parse_age(text) == age
+
+
+@pytest.mark.parametrize(
+    ("age", "band"),
+    [(5, "under_11"), (10, "under_11"), (11, "11_12"), (12, "11_12"), (13, "13_15"), (15, "13_15"),
+     (16, "16_17"), (17, "16_17"), (18, "18_25"), (25, "18_25"), (26, "over_25")],
+)  # fmt: skip
+def test_age_bands(age: int, band: str) -> None:
+    assert answers.age_band(age) == band
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "pronouns"),
+    [
+        ("Jay", "Jay", None),
+        ("Sam, they/them", "Sam", "they/them"),
+        ("my name is Sam and I use they/them", "Sam", "they/them"),
+        ("Mia (she/her)", "Mia", "she/her"),
+        ("call me ash", "Ash", None),
+        ("they/them", None, "they/them"),
+        ("i live at 12 oak road", None, None),
+    ],
+)
+def test_name_and_pronouns(text: str, name: str | None, pronouns: str | None) -> None:
+    read = answers.read_name(text)
+    assert (read.name, read.pronouns) == (name, pronouns)
+
+
+@pytest.mark.parametrize(
+    ("text", "area", "trimmed"),
+    [
+        ("LS7", "LS7", False),
+        ("m14", "M14", False),
+        ("Bradford", "Bradford", False),
+        ("i live in leeds", "Leeds", False),
+        ("LS7 3AB", "LS7", True),
+        ("12 Oak Street, Leeds LS7 3AB", "LS7", True),
+        ("12 Oak Street, Leeds", "Leeds", True),
+        ("flat 3, 10 high st, hull", "Hull", True),
+        ("12 oak street", None, True),
+    ],
+)
+def test_area_never_keeps_a_full_address(text: str, area: str | None, trimmed: bool) -> None:
+    read = answers.read_area(text)
+    assert (read.area, read.trimmed) == (area, trimmed)
+
+
+@pytest.mark.parametrize(
+    ("text", "choice"),
+    [("a phone call", "phone_call"), ("ring me", "phone_call"), ("no", "none"), ("skip", "none"),
+     ("dont call me", "none"), ("email", None)],
+)  # fmt: skip
+def test_other_way_to_contact(text: str, choice: str | None) -> None:
+    assert answers.read_contact_other(text) == choice
+
+
+def test_other_way_from_the_button_entity() -> None:
+    assert answers.read_contact_other('/inform{"contact_method": "none"}', "none") == "none"
+
+
+@pytest.mark.parametrize(
+    ("text", "part"),
+    [("area", "area"), ("my name", "preferred_name"), ("what i enjoy", "interests"),
+     ("the bit about whats going on", "concerns"), ("nothing", "none"), ("dont send it", "cancel"),
+     ("how to contact me", "contact"), ("the times", "best_times"), ("hmm", None)],
+)  # fmt: skip
+def test_which_part_to_change(text: str, part: str | None) -> None:
+    assert answers.read_part(text) == part
+
+
+def test_up_to_three_goals_in_their_words() -> None:
+    assert answers.read_goals("making friends and getting a job, also sleeping better, pizza") == [
+        "making friends",
+        "getting a job",
+        "sleeping better",
+    ]

@@ -1,0 +1,96 @@
+"""The category mapping: dev referrals' expected categories, own words verbatim, lookups in sync."""
+
+from __future__ import annotations
+
+import pytest
+
+from actions.categories import KINDS, LOOKUPS_FILE, OTHER, load_tables, lookups_yaml, parse_tables
+from tests.support.evaldata import load_jsonl
+
+pytestmark = [pytest.mark.unit, pytest.mark.rasa]
+
+DEV = [case for case in load_jsonl("referrals_dev.jsonl") if case["expect"].get("referral", 1)]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_recall_on_the_development_referrals_is_at_least_90_percent(kind: str) -> None:
+    table = load_tables()[kind]
+    expected = found = 0
+    for case in DEV:
+        answer = case["answers"].get(kind)
+        if not answer or kind not in case["expect"]:
+            continue
+        matched = set(table.match(answer))
+        expected += len(case["expect"][kind])
+        found += len(set(case["expect"][kind]) & matched)
+    assert expected > 0
+    assert found / expected >= 0.9, (kind, found, expected)
+
+
+def test_every_matched_category_keeps_the_whole_answer_verbatim() -> None:
+    answer = "i like drawing anime and playing guitar 🎸"
+    tagged = load_tables()["interests"].tag(answer)
+    assert {t.category for t in tagged} == {"arts_crafts", "music"}
+    assert all(t.own_words == answer for t in tagged)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_unmatched_words_are_other(kind: str) -> None:
+    assert load_tables()[kind].match("qwzx blorp") == (OTHER[kind],)
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("soooo stressed rn", "anxiety_stress"),  # stretched letters
+        ("I'm being BULLIED", "bullying"),
+        ("lost my mum last year", "bereavement"),
+        ("my parents r getting divorced", "family"),
+        ("i can't sleep", "sleep"),
+        ("we're broke", "money_housing"),
+    ],
+)
+def test_young_peoples_spelling_still_matches(text: str, category: str) -> None:
+    assert category in load_tables()["concerns"].match(text)
+
+
+def test_breaking_up_is_not_money_trouble() -> None:
+    matched = load_tables()["concerns"].match("my girlfriend broke up with me")
+    assert "friendships_relationships" in matched
+    assert "money_housing" not in matched
+
+
+def test_slugs_are_the_taxonomy_slugs() -> None:
+    import yaml
+
+    from tests.support.evaldata import eval_dir
+
+    taxonomy = yaml.safe_load((eval_dir().parent / "taxonomy.yml").read_text(encoding="utf-8"))
+    for kind in KINDS:
+        assert [c.slug for c in load_tables()[kind].categories] == list(taxonomy[kind])
+
+
+def test_a_word_belongs_to_one_category_of_its_kind() -> None:
+    for kind in KINDS:
+        seen: dict[str, str] = {}
+        for category in load_tables()[kind].categories:
+            for word in category.words:
+                assert word not in seen, (kind, word, seen.get(word), category.slug)
+                seen[word] = category.slug
+
+
+def test_nlu_lookup_tables_are_written_from_the_category_data() -> None:
+    assert LOOKUPS_FILE.read_text(encoding="utf-8") == lookups_yaml(load_tables()), (
+        "run `python -m actions.categories` after editing actions/categories.yml"
+    )
+
+
+def test_tables_parse_from_plain_data() -> None:
+    data = {
+        "concerns": {"sleep": {"say": "sleep", "words": ["tired"]}, "other_concern": {}},
+        "interests": {"music": {"words": ["drums"], "patterns": [r"\bbeat ?box"]}},
+    }
+    tables = parse_tables(data)
+    assert tables["concerns"].match("so tired") == ("sleep",)
+    assert tables["interests"].match("i beatbox") == ("music",)
+    assert tables["concerns"].say(["sleep", "other_concern"]) == ["sleep"]

@@ -1,0 +1,223 @@
+"""Form validation actions run on trackers built from JSON, as the Rasa server calls them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.forms import (
+    ValidateDeleteForm,
+    ValidateReferralForm,
+    ValidateSafetyForm,
+    referral_questions,
+)
+from tests.actions.support import texts_of, tracker_from_json, user_said
+
+pytestmark = [pytest.mark.unit, pytest.mark.rasa]
+
+DOMAIN_DIR = Path(__file__).resolve().parents[2] / "bot" / "domain"
+DOMAIN = {
+    **yaml.safe_load((DOMAIN_DIR / "forms.yml").read_text(encoding="utf-8")),
+    **yaml.safe_load((DOMAIN_DIR / "slots.yml").read_text(encoding="utf-8")),
+}
+ANSWERED = {
+    "consent": True, "stage": "in_progress", "age": 14, "age_band": "13_15",
+    "preferred_name": "Jay", "pronouns": "", "concerns": "exams", "interests": "football",
+    "what_matters": "", "area": "LS7", "contact_ok": True, "best_times": "",
+}  # fmt: skip
+
+
+async def answer(
+    text: str,
+    asked: str,
+    *,
+    intent: str = "inform",
+    slots: dict[str, Any] | None = None,
+    action: Any = None,
+    previous: str | None = None,
+    **message: Any,
+) -> tuple[dict[str, Any], list[str]]:
+    """Answer the question for `asked` with `text`; the slot events and what the bot said."""
+    events: list[dict[str, Any]] = [{"event": "slot", "name": "requested_slot", "value": asked}]
+    if previous is not None:
+        events.append({"event": "user", "text": previous})
+    events.append({"event": "user", "text": text})
+    candidate = {} if intent in ("out_of_scope", "nonsense") else {asked: text}
+    events += [{"event": "slot", "name": k, "value": v} for k, v in candidate.items()]
+    tracker = tracker_from_json(
+        "new_conversation",
+        slots={**(slots or {}), **candidate, "requested_slot": asked},
+        latest_message=user_said(text, intent, **message),
+        events=events,
+    )
+    dispatcher = CollectingDispatcher()
+    result = await (action or ValidateReferralForm()).run(dispatcher, tracker, DOMAIN)
+    return {e["name"]: e["value"] for e in result if e["event"] == "slot"}, texts_of(
+        dispatcher.messages
+    )
+
+
+def test_questions_in_order_for_what_is_answered() -> None:
+    assert referral_questions({}) == ["consent"]
+    assert referral_questions({"consent": False}) == ["consent"]
+    assert referral_questions({"consent": True, "age_band": "under_11"}) == ["consent", "age"]
+    assert referral_questions(ANSWERED) == [
+        "consent", "age", "preferred_name", "pronouns", "concerns", "interests", "what_matters",
+        "area", "contact_ok", "best_times", "confirm",
+    ]  # fmt: skip
+    changing = {**ANSWERED, "contact_ok": False, "contact_other": "none", "change_requested": True}
+    questions = referral_questions(changing)
+    assert "contact_other" in questions and "best_times" not in questions
+    assert questions[-2:] == ["change_which", "confirm"]
+
+
+async def test_consent_yes_records_when_and_asks_the_age() -> None:
+    slots, said = await answer("yeah ok", "consent", intent="affirm")
+    assert slots["consent"] is True and slots["stage"] == "in_progress"
+    assert slots["consent_given_at"].endswith("Z")
+    assert slots["requested_slot"] == "age" and said == []
+
+
+async def test_an_unclear_consent_is_asked_again_gently() -> None:
+    slots, said = await answer("what is this", "consent", intent="nlu_fallback")
+    assert slots["consent"] is None and slots["requested_slot"] == "consent"
+    assert said and "yes or a no" in said[0]
+
+
+async def test_under_11_ends_the_questions() -> None:
+    slots, _ = await answer("im 9", "age", slots={"consent": True})
+    assert (slots["age"], slots["age_band"], slots["requested_slot"]) == (9, "under_11", None)
+
+
+async def test_name_with_pronouns_takes_both_and_asks_no_pronoun_question() -> None:
+    slots, _ = await answer("Sam, they/them", "preferred_name", slots={"consent": True, "age": 18,
+                            "age_band": "18_25"})  # fmt: skip
+    assert (slots["preferred_name"], slots["pronouns"]) == ("Sam", "they/them")
+    assert slots["requested_slot"] == "concerns"
+
+
+async def test_skipping_the_name_asks_no_pronoun_question() -> None:
+    slots, _ = await answer("skip", "preferred_name", intent="skip",
+                            slots={"consent": True, "age": 16, "age_band": "16_17"})  # fmt: skip
+    assert (slots["preferred_name"], slots["pronouns"]) == ("", "")
+    assert slots["requested_slot"] == "concerns"
+
+
+async def test_raising_pronouns_asks_about_them_next() -> None:
+    slots, _ = await answer("Sam, can i tell you my pronouns", "preferred_name",
+                            slots={"consent": True, "age": 18, "age_band": "18_25"})  # fmt: skip
+    assert slots["preferred_name"] == "Sam" and slots["pronouns"] is None
+    assert slots["requested_slot"] == "pronouns"
+
+
+async def test_what_is_going_on_is_kept_verbatim_and_reflected_back() -> None:
+    text = "my nan died and i keep crying"
+    slots, said = await answer(text, "concerns", slots={**ANSWERED, "concerns": None})
+    assert slots["concerns"] == text
+    assert said == ["Thanks for telling me, Jay. It sounds like things have been hard with "
+                    "feeling low and losing someone."]  # fmt: skip
+    assert slots["requested_slot"] == "interests" or ANSWERED["interests"]
+
+
+async def test_a_greeting_is_not_an_answer() -> None:
+    slots, _ = await answer(
+        "hiya", "concerns", intent="greet", slots={**ANSWERED, "concerns": None}
+    )
+    assert slots["concerns"] is None and slots["requested_slot"] == "concerns"
+
+
+async def test_skip_answers_an_optional_question_with_nothing() -> None:
+    slots, _ = await answer("skip", "area", intent="skip", slots={**ANSWERED, "area": None})
+    assert slots["area"] == ""
+    assert slots["requested_slot"] == "confirm"
+
+
+async def test_a_full_address_keeps_only_the_postcode_district() -> None:
+    slots, said = await answer("12 Oak St, Leeds LS7 3AB", "area", slots={**ANSWERED, "area": None})
+    assert slots["area"] == "LS7"
+    assert said == ["Thanks. I've only kept LS7: we don't need your full address."]
+
+
+async def test_a_street_without_a_town_is_asked_again() -> None:
+    slots, said = await answer("12 oak street", "area", slots={**ANSWERED, "area": None})
+    assert slots["area"] is None and slots["requested_slot"] == "area"
+    assert "house number" in said[0]
+
+
+async def test_not_safe_here_asks_another_way_and_none_skips_best_times() -> None:
+    base = {**ANSWERED, "contact_ok": None, "best_times": None}
+    slots, _ = await answer("no", "contact_ok", intent="deny", slots=base)
+    assert slots["contact_ok"] is False and slots["requested_slot"] == "contact_other"
+    slots, _ = await answer("no contact", "contact_other", slots={**base, "contact_ok": False})
+    assert slots["contact_other"] == "none" and slots["best_times"] == ""
+    assert slots["requested_slot"] == "confirm"
+
+
+async def test_change_asks_which_part_then_that_question_again() -> None:
+    slots, _ = await answer("change something", "confirm", intent="change", slots=ANSWERED)
+    assert slots["change_requested"] is True and slots["requested_slot"] == "change_which"
+    after = {**ANSWERED, "change_requested": True}
+    slots, _ = await answer('/inform{"part": "area"}', "change_which", slots=after,
+                            entities=[{"entity": "part", "value": "area"}])  # fmt: skip
+    assert slots["area"] is None and slots["change_requested"] is False
+    assert slots["requested_slot"] == "area"
+
+
+async def test_yes_at_the_summary_confirms() -> None:
+    slots, _ = await answer("yes", "confirm", intent="affirm", slots=ANSWERED)
+    assert slots["confirm"] is True and slots["requested_slot"] is None
+
+
+async def test_an_answer_sent_again_after_out_of_scope_is_taken() -> None:
+    text = "finding something to get me out the house"
+    base = {**ANSWERED, "what_matters": None}
+    slots, _ = await answer(text, "what_matters", intent="out_of_scope", slots=base)
+    assert slots.get("what_matters") is None
+    slots, _ = await answer(text, "what_matters", intent="out_of_scope", slots=base, previous=text)
+    assert slots["what_matters"] == text and slots["requested_slot"] == "confirm"
+
+
+async def test_after_sending_the_safety_check_only_asks_if_they_are_safe() -> None:
+    slots, _ = await answer("yes", "safe_now", intent="affirm", slots={"stage": "sent"},
+                            action=ValidateSafetyForm())  # fmt: skip
+    assert slots["safe_now"] is True and slots["requested_slot"] is None
+    slots, _ = await answer("idk", "safe_now", slots={"stage": "in_progress"},
+                            action=ValidateSafetyForm())  # fmt: skip
+    assert slots["safe_now"] == "" and slots["requested_slot"] == "keep_going"
+
+
+async def test_skip_at_keep_going_carries_on_with_the_referral() -> None:
+    slots, _ = await answer("skip", "keep_going", intent="skip",
+                            slots={"stage": "in_progress", "safe_now": ""},
+                            action=ValidateSafetyForm())  # fmt: skip
+    assert slots["keep_going"] is True and slots["requested_slot"] is None
+
+
+async def test_delete_said_again_confirms_the_delete() -> None:
+    slots, _ = await answer("DELETE", "delete_confirm", intent="delete_data",
+                            action=ValidateDeleteForm())  # fmt: skip
+    assert slots["delete_confirm"] is True
+
+
+async def test_answers_given_earlier_survive_a_resume_after_a_greeting() -> None:
+    """Resuming after STOP with "hi" validates earlier answers again: they must stay."""
+    tracker = tracker_from_json(
+        "new_conversation",
+        slots={**ANSWERED, "concerns": None, "requested_slot": None},
+        latest_message=user_said("hi", "greet"),
+        events=[
+            {"event": "user", "text": "hi"},
+            {"event": "slot", "name": "preferred_name", "value": "Jo"},
+            {"event": "slot", "name": "area", "value": "LS7"},
+        ],
+    )
+    dispatcher = CollectingDispatcher()
+    events = await ValidateReferralForm().run(dispatcher, tracker, DOMAIN)
+    slots = {e["name"]: e["value"] for e in events if e["event"] == "slot"}
+    assert (slots["preferred_name"], slots["area"]) == ("Jo", "LS7")
+    assert slots["requested_slot"] == "concerns"
+    assert dispatcher.messages == []

@@ -1,0 +1,98 @@
+"""The follow-up to a disclosure: the crisis reply once, the record, the answer kept."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.safeguarding import FALLBACK_REPLY, ActionSafeguardingReply
+from tests.actions.support import texts_of, tracker_from_json, user_said
+
+pytestmark = [pytest.mark.unit, pytest.mark.rasa]
+
+DISCLOSURE = "everything is rubbish and i cut myself last week"
+PENDING_CONCERNS = [
+    {"event": "slot", "name": "requested_slot", "value": "concerns"},
+    {"event": "action", "name": "action_listen"},
+    {"event": "user", "text": DISCLOSURE},
+    {"event": "action", "name": "action_deactivate_loop"},
+    {"event": "active_loop", "name": None},
+    {"event": "slot", "name": "requested_slot", "value": None},
+]
+
+
+async def reply(message: dict[str, Any], **slots: Any) -> tuple[dict[str, Any], list[str]]:
+    tracker = tracker_from_json(
+        "new_conversation",
+        slots={"consent": True, "age_band": "13_15", **slots},
+        latest_message=message,
+        events=PENDING_CONCERNS,
+    )
+    dispatcher = CollectingDispatcher()
+    events = await ActionSafeguardingReply().run(dispatcher, tracker, {})
+    return {e["name"]: e["value"] for e in events if e["event"] == "slot"}, texts_of(
+        dispatcher.messages
+    )
+
+
+async def test_the_gateway_already_replied_so_no_second_crisis_reply() -> None:
+    verdict = {"severity": 4, "categories": ["self_harm"], "rule_ids": ["self_harm.recent"],
+               "escalation_id": "esc-42"}  # fmt: skip
+    slots, said = await reply(
+        user_said(
+            DISCLOSURE,
+            "safeguarding_disclosure",
+            metadata={"channel": "sms", "safeguarding": verdict},
+        )
+    )
+    assert said == []
+    assert slots["sg_severity"] == 4
+    assert slots["sg_categories"] == ["self_harm"]
+    assert slots["sg_escalation_ids"] == ["esc-42"]
+
+
+async def test_without_the_gateway_the_crisis_reply_is_sent() -> None:
+    found = {"severity": 4, "categories": ["self_harm"], "rule_ids": ["x"], "escalation_id": None,
+             "source": "rules"}  # fmt: skip
+    slots, said = await reply(user_said(DISCLOSURE, "safeguarding_disclosure", safeguarding=found))
+    assert len(said) == 1 and said[0]
+    assert slots["sg_severity"] == 4 and slots["sg_escalation_ids"] == []
+
+
+async def test_a_disclosure_given_as_what_is_going_on_is_kept_as_that_answer() -> None:
+    slots, _ = await reply(user_said(DISCLOSURE, "safeguarding_disclosure"))
+    assert slots["concerns"] == DISCLOSURE
+    assert slots["safe_now"] is None and slots["keep_going"] is None
+
+
+async def test_an_answer_already_given_is_not_overwritten() -> None:
+    slots, _ = await reply(user_said(DISCLOSURE, "safeguarding_disclosure"), concerns="exams")
+    assert "concerns" not in slots
+
+
+async def test_severity_never_goes_down() -> None:
+    verdict = {"severity": 4, "categories": ["abuse"], "escalation_id": "esc-2"}
+    slots, _ = await reply(
+        user_said(DISCLOSURE, "safeguarding_disclosure", metadata={"safeguarding": verdict}),
+        sg_severity=5,
+        sg_categories=["suicide"],
+        sg_escalation_ids=["esc-1"],
+    )
+    assert slots["sg_severity"] == 5
+    assert slots["sg_categories"] == ["suicide", "abuse"]
+    assert slots["sg_escalation_ids"] == ["esc-1", "esc-2"]
+
+
+async def test_a_crisis_reply_is_sent_even_if_the_rules_fail(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import actions.safeguarding as module
+
+    def broken(text: str, *args: Any) -> Any:
+        raise RuntimeError("rules unavailable")
+
+    monkeypatch.setattr(module.safeguarding_rules, "screen", broken)
+    _, said = await reply(user_said(DISCLOSURE, "safeguarding_disclosure"))
+    assert said == [FALLBACK_REPLY]

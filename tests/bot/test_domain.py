@@ -1,0 +1,50 @@
+"""The domain keeps its promises: disclosures and commands are never taken as form answers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytestmark = [pytest.mark.unit, pytest.mark.rasa]
+
+REPO = Path(__file__).resolve().parents[2]
+DOMAIN = REPO / "bot" / "domain"
+COMMANDS = {"safeguarding_disclosure", "get_help", "stop", "delete_data", "start_over",
+            "human_handoff"}  # fmt: skip
+
+
+def load(name: str) -> dict:
+    return yaml.safe_load((DOMAIN / name).read_text(encoding="utf-8"))
+
+
+def test_every_form_slot_mapping_leaves_out_disclosures_and_commands() -> None:
+    slots = load("slots.yml")["slots"]
+    required = {s for f in load("forms.yml")["forms"].values() for s in f["required_slots"]}
+    for name in required:
+        for mapping in slots[name]["mappings"]:
+            missing = COMMANDS - set(mapping.get("not_intent", ()))
+            if name == "delete_confirm":
+                missing -= {"delete_data"}  # "delete" again confirms the delete
+            assert not missing, (name, missing)
+
+
+def test_answers_keep_the_young_persons_exact_words() -> None:
+    slots = load("slots.yml")["slots"]
+    for name in ("concerns", "interests", "what_matters", "best_times", "preferred_name"):
+        assert [m["type"] for m in slots[name]["mappings"]] == ["from_text"]
+
+
+def test_every_question_is_asked_by_an_action() -> None:
+    actions = set(load("actions.yml")["actions"])
+    required = {s for f in load("forms.yml")["forms"].values() for s in f["required_slots"]}
+    assert {f"action_ask_{slot}" for slot in required} <= actions
+
+
+def test_the_gate_runs_last_in_the_pipeline() -> None:
+    config = yaml.safe_load((REPO / "config.yml").read_text(encoding="utf-8"))
+    names = [c["name"] for c in config["pipeline"]]
+    classifiers = [n for n in names if n != "bot.action_checks.CompiledActionChecks"]
+    assert classifiers[-1] == "bot.safeguarding_gate.SafeguardingGate"
+    assert names.index("bot.intent_guard.IntentGuard") > names.index("LogisticRegressionClassifier")

@@ -1,0 +1,88 @@
+"""The intent guard: certain intents without guessing; unsure interruptions give way to answers."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.intent_guard import INTERRUPTIONS, guard
+from bot.keywords import certain_intent, is_gibberish
+
+pytestmark = [pytest.mark.unit, pytest.mark.rasa]
+
+
+def ranking(*pairs: tuple[str, float]) -> list[dict]:
+    return [{"name": n, "confidence": c} for n, c in pairs]
+
+
+def test_an_unsure_interruption_gives_way_to_the_best_answer() -> None:
+    ranked = ranking(("out_of_scope", 0.3), ("inform", 0.25), ("affirm", 0.1))
+    intent, new = guard("making some mates", ranked[0], ranked, INTERRUPTIONS, 0.4)
+    assert intent == {"name": "inform", "confidence": 0.25}
+    assert [r["name"] for r in new] == ["inform", "out_of_scope", "affirm"]
+
+
+def test_a_confident_interruption_stands() -> None:
+    ranked = ranking(("human_handoff", 0.8), ("inform", 0.1))
+    intent, _ = guard("can i talk to a real person", ranked[0], ranked, INTERRUPTIONS, 0.4)
+    assert intent == ranked[0]
+
+
+def test_answers_are_left_alone() -> None:
+    ranked = ranking(("inform", 0.3), ("stop", 0.2))
+    assert guard("leo", ranked[0], ranked, INTERRUPTIONS, 0.4)[0] == ranked[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [("HELP", "get_help"), ("help!", "get_help"), ("Stop", "stop"), ("DELETE", "delete_data"),
+     ("restart", "start_over"), ("👍", "affirm"), ("👍👍", "affirm"), ("❤️", "thanks"),
+     ("👎", "deny"), ("asdfghjkl", "nonsense"),
+     ("hdhdhdh", "nonsense"), ("???", "nonsense"), ("lol", "nonsense")],
+)  # fmt: skip
+def test_certain_intents_override_the_classifier(text: str, intent: str) -> None:
+    ranked = ranking(("inform", 0.9))
+    assert guard(text, ranked[0], ranked, INTERRUPTIONS, 0.4)[0] == {
+        "name": intent,
+        "confidence": 1.0,
+    }
+    assert certain_intent(text) == intent
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Leo",
+        "Krzysztof",
+        "LS7",
+        "m14",
+        "14",
+        "stop vaping",
+        "help with my anger",
+        "rhythm",
+        "a lgbtq youth group",
+        "👍 but not weekends",
+    ],
+)
+def test_answers_are_never_taken_for_commands_or_mash(text: str) -> None:
+    assert certain_intent(text) is None
+    assert not is_gibberish(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "command"),
+    [("i cant stop crying", "stop"), ("i want to stop vaping", "stop"),
+     ("i need help with my anger", "get_help"), ("need help making friends", "get_help")],
+)  # fmt: skip
+def test_a_confident_command_about_their_life_gives_way(text: str, command: str) -> None:
+    ranked = ranking((command, 0.92), ("inform", 0.05))
+    assert guard(text, ranked[0], ranked, INTERRUPTIONS, 0.4)[0] == ranked[1]
+
+
+@pytest.mark.parametrize(
+    ("text", "command"),
+    [("stop texting me", "stop"), ("i want to stop", "stop"), ("pls stop", "stop"),
+     ("i need help now", "get_help"), ("help me please", "get_help")],
+)  # fmt: skip
+def test_commands_still_work(text: str, command: str) -> None:
+    ranked = ranking((command, 0.9), ("inform", 0.05))
+    assert guard(text, ranked[0], ranked, INTERRUPTIONS, 0.4)[0] == ranked[0]
