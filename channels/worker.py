@@ -40,11 +40,14 @@ class Worker:
         self,
         pipeline: Pipeline,
         *,
-        concurrency: int = 4,
+        concurrency: int = 32,
         poll_interval: float = 0.5,
         changed: Signal | None = None,
+        deliver: Callable[[int], Awaitable[None]] | None = None,
     ) -> None:
         self.pipeline = pipeline
+        # How a claimed outbox row is sent (`channels.delivery.Delivery.deliver` in the gateway).
+        self.deliver = deliver or pipeline.deliver
         self.concurrency = concurrency
         self.poll_interval = poll_interval
         self.changed = changed or Signal()
@@ -87,7 +90,7 @@ class Worker:
         if await asyncio.to_thread(self.pipeline.record_escalations):
             self.changed.notify()
         await self._fill(self._relays, self.pipeline.claim_next, self.pipeline.relay)
-        await self._fill(self._deliveries, self.pipeline.claim_delivery, self.pipeline.deliver)
+        await self._fill(self._deliveries, self.pipeline.claim_delivery, self.deliver)
 
     async def _fill(
         self,
