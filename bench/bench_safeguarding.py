@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import re
 import statistics
@@ -84,8 +83,9 @@ def measure(ruleset: RuleSet, texts: list[str]) -> dict[str, float]:
 
 def dev_set(ruleset: RuleSet) -> str:
     """Figures on the shared development set, if it is there."""
-    eval_dir = Path(os.environ.get("YOUTHLINK_EVAL_DIR", REPO.parent / "shared" / "eval"))
-    path = eval_dir / "safeguarding_dev.jsonl"
+    from tests.support.evaldata import eval_dir
+
+    path = eval_dir() / "safeguarding_dev.jsonl"
     if not path.exists():
         return f"dev set: {path} not found"
     items = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -26,9 +25,10 @@ def ruleset() -> RuleSet:
 
 @pytest.fixture(scope="session")
 def eval_dir() -> Path:
-    """Shared evaluation data: ../shared/eval next to the repository, or $YOUTHLINK_EVAL_DIR."""
-    override = os.environ.get("YOUTHLINK_EVAL_DIR")
-    return Path(override) if override else REPO_ROOT.parent / "shared" / "eval"
+    """The development sets (see tests.support.evaldata)."""
+    from tests.support.evaldata import eval_dir as find_eval_dir
+
+    return find_eval_dir()
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Locate the shared development sets (`../shared/eval` next to the repo, or YOUTHLINK_EVAL_DIR)."""
+"""Locate the development sets: YOUTHLINK_EVAL_DIR, else `../shared/eval` next to the repo, else
+the copy kept in `tests/data/eval` (so a clone on its own can still run every test)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,16 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
+SHARED_EVAL = REPO.parent / "shared" / "eval"
+VENDORED_EVAL = REPO / "tests" / "data" / "eval"
 
 
 def eval_dir() -> Path:
     """The folder holding the development sets."""
     override = os.environ.get("YOUTHLINK_EVAL_DIR")
-    return Path(override) if override else REPO.parent / "shared" / "eval"
+    if override:
+        return Path(override)
+    return SHARED_EVAL if SHARED_EVAL.is_dir() else VENDORED_EVAL
 
 
 def load_jsonl(name: str) -> list[dict[str, Any]]:
