@@ -58,8 +58,7 @@ validate: $(RVENV)/.stamp
 
 lint: $(VENV)/.stamp
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check . || true
-	$(VENV)/bin/mypy youthlink channels handoff safeguarding_rules
+	$(VENV)/bin/mypy youthlink channels handoff safeguarding_rules bot actions
 
 browser-deps:
 	@scripts/ensure-chromium

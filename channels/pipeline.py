@@ -96,17 +96,17 @@ class Pipeline:
 
     # -- step 1: screen (never waits for earlier messages or for Rasa) -----------------------
 
-    def screen_next(self) -> bool:
+    def screen_next(self) -> int | None:
         """Screen the oldest unscreened message; queue the crisis reply if it escalates.
 
-        Returns False when nothing was waiting. Blocking: run it in a thread.
+        Returns its inbox id, or None when nothing was waiting. Blocking: run it in a thread.
         """
         row_id: int | None = None
         try:
             with self.db.transaction() as session:
                 row = inbox.claim_unscreened(session)
                 if row is None:
-                    return False
+                    return None
                 row_id = row.id
                 self._screen(session, row)
         except Exception as exc:
@@ -126,7 +126,7 @@ class Pipeline:
                         ruleset_version=None,
                         escalated=False,
                     )
-        return True
+        return row_id
 
     def _screen(self, session: Session, row: InboxRow) -> None:
         item = InboxItem.from_row(row, self.cipher)
@@ -155,9 +155,13 @@ class Pipeline:
                 log.error("crisis reply failed inbox_id=%s: %s", item.id, describe(exc))
                 text = FALLBACK_HELP_TEXT
             self._queue(session, item, [BotMessage(text=text)], CRISIS, now)
-        elif is_help(item.text) and (
-            self.rasa_unavailable
-            or inbox.has_deferred_before(session, item.conversation_id, item.id)
+        elif (
+            is_help(item.text)
+            and (
+                self.rasa_unavailable
+                or inbox.has_deferred_before(session, item.conversation_id, item.id)
+            )
+            and not outbox.has_reply(session, item.id)
         ):
             # HELP is answered even while Rasa is down and earlier messages wait for it.
             self._queue(session, item, [BotMessage(text=self._help_text(age_band))], REPLY, now)

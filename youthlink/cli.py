@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("chat", "chat with the running assistant (or run scripted chats: --script FILE)"),
         ("keys", "encryption keys: new, rotate, check, retire"),
         ("purge", "apply the retention settings (--dry-run shows counts)"),
+        ("telegram-poll", "run the Telegram channel by polling (no public URL needed)"),
     ):
         sub.add_parser(name, help=help_text, add_help=False).add_argument(
             "rest", nargs=argparse.REMAINDER
@@ -88,6 +89,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from youthlink.keys import main as keys_main
 
         return keys_main(args_list[1:])
+    if args_list[:1] == ["telegram-poll"]:
+        from channels.telegram_poll import main as poll_main
+
+        return poll_main(args_list[1:])
     if args_list[:1] == ["purge"]:
         from youthlink.retention import main as purge_main
 

@@ -36,6 +36,7 @@ class Settings:
     telegram_bot_token: str = ""
     telegram_secret_token: str = ""
     telegram_api_base: str = ""
+    sms_max_segments: int = 3
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -46,10 +47,13 @@ class Settings:
         def get(name: str, default: str = "") -> str:
             return env.get(name, default).strip()
 
-        try:
-            escalate_at = int(get("YOUTHLINK_ESCALATE_AT", "4"))
-        except ValueError as exc:
-            raise ConfigurationError("YOUTHLINK_ESCALATE_AT must be a whole number") from exc
+        def whole_number(name: str, default: str) -> int:
+            try:
+                return int(get(name, default))
+            except ValueError as exc:
+                raise ConfigurationError(f"{name} must be a whole number") from exc
+
+        escalate_at = whole_number("YOUTHLINK_ESCALATE_AT", "4")
         from youthlink.keys import load_encryption_keys  # here: keys imports this module
 
         keys, keys_file = load_encryption_keys(env)
@@ -75,6 +79,7 @@ class Settings:
             telegram_bot_token=get("TELEGRAM_BOT_TOKEN"),
             telegram_secret_token=get("TELEGRAM_SECRET_TOKEN"),
             telegram_api_base=get("YOUTHLINK_TELEGRAM_API_BASE").rstrip("/"),
+            sms_max_segments=whole_number("YOUTHLINK_SMS_MAX_SEGMENTS", "3"),
             extra={k: v for k, v in env.items() if k.startswith("YOUTHLINK_X_")},
         )
         if settings.env == "production":

@@ -23,6 +23,8 @@ YOUTHLINK_RASA_URL=http://127.0.0.1:5005
 YOUTHLINK_HANDOFF_URL=http://127.0.0.1:8081
 YOUTHLINK_GATEWAY_URL=http://127.0.0.1:8080
 YOUTHLINK_ESCALATE_AT=4
+# Telegram: set TELEGRAM_BOT_TOKEN (from BotFather) to use it; the webhook secret is ready.
+TELEGRAM_SECRET_TOKEN={telegram_secret}
 """
 
 
@@ -35,6 +37,7 @@ def render() -> str:
         local_token=secrets.token_urlsafe(32),
         rasa_token=secrets.token_urlsafe(32),
         secret_key=secrets.token_urlsafe(32),
+        telegram_secret=secrets.token_hex(32),
     )
 
 

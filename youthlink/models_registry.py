@@ -15,6 +15,7 @@ from youthlink.db import Base
 
 MODEL_MODULES = (
     "channels.tables",
+    "channels.rasa_control",
     "handoff.models",
     "handoff.pager_models",
 )

@@ -1,4 +1,4 @@
-"""The development referrals, scripted through the whole running stack, store the expected records."""
+"""The development referrals, scripted through the running stack, store the expected records."""
 
 from __future__ import annotations
 
