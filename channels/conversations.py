@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -30,6 +30,14 @@ class Conversation:
     paused: bool
     age_band: str | None
     offered: tuple[Button, ...]
+    opted_out_at: datetime | None = None
+    opt_out_inbox_id: int | None = None
+    reply_from: str | None = None
+
+    @property
+    def stopped(self) -> bool:
+        """True when nothing but the exceptions in `channels.outbox.refusal` may be sent."""
+        return self.opted_out or self.opt_out_inbox_id is not None
 
     @classmethod
     def from_row(cls, row: ConversationRow) -> Conversation:
@@ -45,6 +53,9 @@ class Conversation:
             paused=row.paused,
             age_band=row.age_band,
             offered=offered,
+            opted_out_at=row.opted_out_at,
+            opt_out_inbox_id=row.opt_out_inbox_id,
+            reply_from=row.reply_from,
         )
 
 
@@ -116,3 +127,71 @@ def set_offered(session: Session, conversation_id: str, buttons: tuple[Button, .
     row = session.get(ConversationRow, conversation_id)
     if row is not None:
         row.offered_buttons = json.dumps(buttons_to_json(buttons))
+
+
+def opt_out(session: Session, conversation_id: str, inbox_id: int | None, now: datetime) -> None:
+    """The young person (or their provider) said STOP: nothing more is relayed or sent.
+
+    `inbox_id` is the message that asked; the reply confirming it may still go out.
+    """
+    session.execute(
+        update(ConversationRow)
+        .where(ConversationRow.conversation_id == conversation_id)
+        .values(opted_out=True, opted_out_at=now, opt_out_inbox_id=inbox_id)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def request_stop(session: Session, conversation_id: str, inbox_id: int, now: datetime) -> None:
+    """Telegram's /stop: the dialogue still answers that message, then nothing more is sent.
+
+    Unlike `opt_out`, later messages are still relayed; any of them ends the stop.
+    """
+    session.execute(
+        update(ConversationRow)
+        .where(ConversationRow.conversation_id == conversation_id)
+        .values(opted_out_at=now, opt_out_inbox_id=inbox_id)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def opt_in(session: Session, conversation_id: str) -> bool:
+    """The young person opted back in (START, or writing again on Telegram); True if stopped."""
+    result = session.execute(
+        update(ConversationRow)
+        .where(
+            ConversationRow.conversation_id == conversation_id,
+            (ConversationRow.opted_out.is_(True)) | (ConversationRow.opt_out_inbox_id.is_not(None)),
+        )
+        .values(opted_out=False, opted_out_at=None, opt_out_inbox_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def set_reply_from(session: Session, conversation_id: str, number: str | None) -> None:
+    """Remember which of our numbers the young person wrote to (replies come from it)."""
+    if number:
+        session.execute(
+            update(ConversationRow)
+            .where(
+                ConversationRow.conversation_id == conversation_id,
+                (ConversationRow.reply_from.is_(None)) | (ConversationRow.reply_from != number),
+            )
+            .values(reply_from=number)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def is_opted_out(session: Session, cipher: Cipher, channel: str, address: str) -> bool:
+    """Whether this address asked us to stop messaging it on this channel.
+
+    For senders outside the gateway (the safeguarding pager) that must honour STOP too.
+    """
+    row = session.scalar(
+        select(ConversationRow).where(
+            ConversationRow.channel == channel,
+            ConversationRow.address_hash == cipher.lookup_hash(channel, address),
+        )
+    )
+    return row is not None and Conversation.from_row(row).stopped

@@ -20,6 +20,7 @@ from channels import inbox, outbox
 from channels.channel import Channel, InboundRequest
 from channels.conversations import find_conversation_id
 from channels.database import Database, utcnow
+from channels.delivery import Delivery
 from channels.errors import BadRequest, TextTooLong, Unauthorized
 from channels.local import LocalChannel, parse_address
 from channels.outbox import OutboxItem
@@ -27,6 +28,10 @@ from channels.pipeline import Pipeline, RetryPolicy
 from channels.rasa import DEFAULT_TIMEOUT, RasaClient
 from channels.safeguarding import Safeguarding, default_safeguarding
 from channels.tables import DONE, FAILED
+from channels.takeover import add_takeover_routes
+from channels.telegram import TelegramChannel, TelegramConfig
+from channels.twilio import SMS, WHATSAPP, TwilioChannel, TwilioConfig, TwilioSender
+from channels.webhooks import add_provider_routes, close_channels, register_in_background
 from channels.worker import Signal, Worker
 from youthlink.config import Settings
 from youthlink.crypto import Cipher
@@ -124,6 +129,12 @@ def create_app(
     """The gateway app; its worker starts and stops with the app's lifespan."""
     cipher = Cipher.from_keys(settings.encryption_keys, settings.hash_key)
     channel_map: dict[str, Channel] = {"local": LocalChannel(settings.local_token)}
+    twilio_config = TwilioConfig.from_settings(settings)
+    twilio_sender = TwilioSender(twilio_config)
+    telegram_config = TelegramConfig.from_settings(settings)
+    channel_map[SMS] = TwilioChannel(SMS, twilio_config, twilio_sender)
+    channel_map[WHATSAPP] = TwilioChannel(WHATSAPP, twilio_config, twilio_sender)
+    channel_map["telegram"] = TelegramChannel(telegram_config)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -140,19 +151,30 @@ def create_app(
                 escalate_at=settings.escalate_at,
                 retry=retry,
             )
-            worker = Worker(pipeline, poll_interval=poll_interval, changed=Signal())
+            worker = Worker(
+                pipeline,
+                poll_interval=poll_interval,
+                changed=Signal(),
+                deliver=Delivery(pipeline).deliver,
+            )
             app.state.gateway = Gateway(db, cipher, channel_map, pipeline, worker, reply_wait)
             task = asyncio.create_task(worker.run(), name="gateway-worker")
+            if telegram_config.token and telegram_config.public_url:
+                providers.spawn(register_in_background(settings), "telegram-webhook")
             try:
                 yield
             finally:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+                await providers.close()
+                await close_channels(list(channel_map.values()))
                 if owned_engine:
                     db.engine.dispose()
 
     app = FastAPI(title="YouthLink gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
+    providers = add_provider_routes(app)
+    add_takeover_routes(app, settings)
 
     @app.exception_handler(Unauthorized)
     async def _unauthorized(_request: Request, exc: Unauthorized) -> JSONResponse:
@@ -207,6 +229,8 @@ def create_app(
         loop = asyncio.get_running_loop()
         deadline = loop.time() + gateway.reply_wait
         while True:
+            # Watch before reading, so a change made while reading is not missed.
+            changed = gateway.worker.changed.watch(stored.inbox_id)
             outcome, settled = await gateway.db.run(
                 lambda session: _read_outcome(
                     session, gateway, stored.inbox_id, stored.conversation_id
@@ -215,7 +239,7 @@ def create_app(
             remaining = deadline - loop.time()
             if settled or remaining <= 0:
                 return JSONResponse(_outcome_json(outcome))
-            await gateway.worker.changed.wait(min(0.5, remaining))
+            await changed.wait(min(0.5, remaining))
 
     @app.get("/local/messages")
     async def get_local_messages(request: Request) -> JSONResponse:
@@ -260,6 +284,9 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8080) -> None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # httpx logs every request URL at INFO; the gateway logs what matters itself.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # A Telegram URL holds the bot token; the SDKs log numbers and texts at DEBUG.
+    for name in ("httpcore", "telegram", "twilio", "aiohttp"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     upgrade(settings.database_url)
     uvicorn.run(
         create_app(settings),

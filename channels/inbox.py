@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import exists, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
+from channels.claims import claim, claim_statement
 from channels.conversations import ensure_conversation
 from channels.messages import InboundMessage
 from channels.tables import DONE, FAILED, PENDING, PROCESSING, InboxRow
@@ -156,6 +157,9 @@ def unrecorded_escalations(session: Session, limit: int = 10) -> list[int]:
     )
 
 
+_CLAIM = claim_statement(InboxRow.__table__, lambda row: row.c.screened.is_(True))
+
+
 def claim_next(session: Session, now: datetime, lease: timedelta) -> int | None:
     """Claim the next screened message to relay, keeping each conversation in order.
 
@@ -163,38 +167,7 @@ def claim_next(session: Session, now: datetime, lease: timedelta) -> int | None:
     expired) and no earlier message of its conversation is still pending or processing. On
     PostgreSQL `FOR UPDATE SKIP LOCKED` lets replicas claim different rows at once.
     """
-    candidate = aliased(InboxRow, name="candidate")
-    earlier = aliased(InboxRow, name="earlier")
-    blocked = (
-        exists()
-        .where(
-            earlier.conversation_id == candidate.conversation_id,
-            earlier.id < candidate.id,
-            earlier.status.in_((PENDING, PROCESSING)),
-        )
-        .correlate(candidate)
-    )
-    next_id = (
-        select(candidate.id)
-        .where(
-            candidate.screened.is_(True),
-            # A `processing` row that is due is one whose claimer died (lease expired).
-            candidate.status.in_((PENDING, PROCESSING)),
-            candidate.next_attempt_at <= now,
-            ~blocked,
-        )
-        .order_by(candidate.id)
-        .limit(1)
-        .with_for_update(skip_locked=True, of=candidate)
-        .scalar_subquery()
-    )
-    return session.scalar(
-        update(InboxRow)
-        .where(InboxRow.id == next_id)
-        .values(status=PROCESSING, next_attempt_at=now + lease)
-        .returning(InboxRow.id)
-        .execution_options(synchronize_session=False)
-    )
+    return claim(session, _CLAIM, now, lease)
 
 
 def release_claims(session: Session, now: datetime) -> int:

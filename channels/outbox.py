@@ -9,11 +9,34 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import case, exists, func, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
+from channels.claims import claim, claim_statement
+from channels.conversations import Conversation
 from channels.messages import Outbound
-from channels.tables import CRISIS, FAILED, HOLDING, PENDING, PROCESSING, REPLY, SENT, OutboxRow
+from channels.tables import (
+    CRISIS,
+    FAILED,
+    HOLDING,
+    NOTICE_HELP,
+    OPTED_OUT,
+    PENDING,
+    PROCESSING,
+    REPLY,
+    SENT,
+    OutboxRow,
+)
 from youthlink.crypto import Cipher
+
+# Crisis replies still go to these channels after STOP (see `refusal`); never to SMS.
+CRISIS_AFTER_STOP_CHANNELS = frozenset({"whatsapp", "telegram", "local"})
+
+# Twilio's statuses in the order a message moves through them; a late callback never moves a
+# message back (callbacks can arrive out of order).
+DELIVERY_RANK = {
+    "accepted": 0, "scheduled": 0, "queued": 1, "sending": 2, "sent": 3,
+    "delivered": 4, "undelivered": 4, "failed": 4, "read": 5, "canceled": 4,
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -28,6 +51,8 @@ class OutboxItem:
     attempts: int
     body: Mapping[str, Any]
     in_reply_to: int | None
+    notice: str | None = None
+    created_at: datetime | None = None
 
     @classmethod
     def from_row(cls, row: OutboxRow, cipher: Cipher) -> OutboxItem:
@@ -41,6 +66,8 @@ class OutboxItem:
             attempts=row.attempts,
             body=json.loads(cipher.decrypt(row.body_encrypted) or "{}"),
             in_reply_to=row.in_reply_to,
+            notice=row.notice,
+            created_at=row.created_at,
         )
 
 
@@ -54,8 +81,12 @@ def enqueue(
     kind: str,
     in_reply_to: int | None,
     now: datetime,
+    notice: str | None = None,
 ) -> int:
-    """Queue one rendered message; returns its outbox id."""
+    """Queue one rendered message; returns its outbox id.
+
+    `notice` marks the gateway's own fixed replies (`channels.tables.NOTICES`).
+    """
     row = OutboxRow(
         conversation_id=conversation_id,
         channel=channel,
@@ -66,6 +97,7 @@ def enqueue(
         next_attempt_at=now,
         created_at=now,
         in_reply_to=in_reply_to,
+        notice=notice,
     )
     session.add(row)
     session.flush()
@@ -124,38 +156,12 @@ def messages_after(
     return [OutboxItem.from_row(row, cipher) for row in rows]
 
 
+_CLAIM = claim_statement(OutboxRow.__table__)
+
+
 def claim_next(session: Session, now: datetime, lease: timedelta) -> int | None:
     """Claim the next message to send, keeping each conversation's messages in order."""
-    candidate = aliased(OutboxRow, name="candidate")
-    earlier = aliased(OutboxRow, name="earlier")
-    blocked = (
-        exists()
-        .where(
-            earlier.conversation_id == candidate.conversation_id,
-            earlier.id < candidate.id,
-            earlier.status.in_((PENDING, PROCESSING)),
-        )
-        .correlate(candidate)
-    )
-    next_id = (
-        select(candidate.id)
-        .where(
-            candidate.status.in_((PENDING, PROCESSING)),
-            candidate.next_attempt_at <= now,
-            ~blocked,
-        )
-        .order_by(candidate.id)
-        .limit(1)
-        .with_for_update(skip_locked=True, of=candidate)
-        .scalar_subquery()
-    )
-    return session.scalar(
-        update(OutboxRow)
-        .where(OutboxRow.id == next_id)
-        .values(status=PROCESSING, next_attempt_at=now + lease)
-        .returning(OutboxRow.id)
-        .execution_options(synchronize_session=False)
-    )
+    return claim(session, _CLAIM, now, lease)
 
 
 def get_item(session: Session, cipher: Cipher, outbox_id: int) -> OutboxItem | None:
@@ -203,3 +209,82 @@ def release_claims(session: Session, now: datetime) -> int:
         .execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def refusal(item: OutboxItem, conversation: Conversation | None) -> str | None:
+    """Why this message must not be sent now (`OPTED_OUT`), or None when it may go.
+
+    After the young person said STOP nothing more goes to them (replies, holding replies,
+    link workers' messages, pages), with three exceptions:
+    - the reply to the STOP message itself (the confirmation carriers expect);
+    - the answer to HELP, which carriers expect to work even after STOP;
+    - crisis replies on WhatsApp and Telegram, where no carrier rule forbids them and the
+      young person has just written something that needs one. Never on SMS: carriers forbid
+      it and Twilio refuses it (error 21610) anyway. The escalation is recorded and the
+      safeguarding lead paged either way.
+    """
+    if conversation is None or not conversation.stopped:
+        return None
+    stop_id = conversation.opt_out_inbox_id
+    if item.kind == REPLY and item.in_reply_to is not None and item.in_reply_to == stop_id:
+        return None
+    if item.notice == NOTICE_HELP:
+        return None
+    if item.kind == CRISIS and item.channel in CRISIS_AFTER_STOP_CHANNELS:
+        return None
+    return OPTED_OUT
+
+
+def mark_undeliverable(
+    session: Session, outbox_id: int, attempts: int, error: str, now: datetime
+) -> None:
+    """Give up on this message for a reason (`OPTED_OUT`, a provider's refusal code)."""
+    session.execute(
+        update(OutboxRow)
+        .where(OutboxRow.id == outbox_id)
+        .values(status=FAILED, attempts=attempts, error=error[:64], next_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def mark_attempt_failed(
+    session: Session, outbox_id: int, attempts: int, next_attempt_at: datetime, error: str
+) -> None:
+    """Sending failed for now (recorded by code); try again at `next_attempt_at`."""
+    session.execute(
+        update(OutboxRow)
+        .where(OutboxRow.id == outbox_id)
+        .values(
+            status=PENDING, attempts=attempts, next_attempt_at=next_attempt_at, error=error[:64]
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+def record_delivery_status(
+    session: Session,
+    channels: tuple[str, ...],
+    provider_message_id: str,
+    status: str,
+    error: str | None,
+    now: datetime,
+) -> str | None:
+    """Record what the provider later said about a sent message; its conversation id or None.
+
+    A status earlier in a message's life than the one recorded is ignored.
+    """
+    row = session.scalars(
+        select(OutboxRow).where(
+            OutboxRow.provider_message_id == provider_message_id, OutboxRow.channel.in_(channels)
+        )
+    ).first()
+    if row is None:
+        return None
+    status = status.strip().lower()[:20]
+    known = DELIVERY_RANK.get(row.delivery_status or "", -1)
+    if DELIVERY_RANK.get(status, 0) >= known:
+        row.delivery_status = status
+        row.delivery_updated_at = now
+        if error:
+            row.error = error[:64]
+    return row.conversation_id

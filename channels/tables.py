@@ -31,6 +31,17 @@ CRISIS = "crisis"
 HOLDING = "holding"
 PAGE = "page"
 
+# Outbox `notice` values: replies the gateway gives itself, without the dialogue.
+NOTICE_OPT_OUT = "opt_out"
+NOTICE_OPT_IN = "opt_in"
+NOTICE_HELP = "help"
+NOTICE_MEDIA = "media"
+NOTICE_EMPTY = "empty"
+NOTICES = (NOTICE_OPT_OUT, NOTICE_OPT_IN, NOTICE_HELP, NOTICE_MEDIA, NOTICE_EMPTY)
+
+OPTED_OUT = "opted_out"
+"""The outbox `error` of a message refused because the conversation opted out."""
+
 
 class ConversationRow(Base):
     """One young person on one channel; the address itself is only stored encrypted."""
@@ -49,6 +60,14 @@ class ConversationRow(Base):
     # JSON list of the buttons (title, payload) the bot offered in its latest reply: domain
     # payloads, not personal. Only these payloads may reach Rasa as `/intent` text.
     offered_buttons: Mapped[str] = mapped_column(Text, default="[]")
+    # When the young person asked to stop (STOP, /stop) or the provider said they had; cleared
+    # when they opt back in.
+    opted_out_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    # The message that asked to stop: the reply confirming it may still be sent. Set without
+    # `opted_out` for Telegram's /stop, which the dialogue answers (see channels.intake).
+    opt_out_inbox_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    # Our own number the young person last wrote to (Twilio), so replies go back the same way.
+    reply_from: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class InboxRow(Base):
@@ -91,10 +110,11 @@ class OutboxRow(Base):
     __tablename__ = "outbox"
     __table_args__ = (
         CheckConstraint("status IN ('pending', 'processing', 'sent', 'failed')", name="status"),
-        CheckConstraint("kind IN ('reply', 'crisis', 'holding', 'page')", name="kind"),
+        CheckConstraint("kind IN ('reply', 'crisis', 'holding', 'page', 'worker')", name="kind"),
         Index("ix_outbox_claim", "status", "next_attempt_at"),
         Index("ix_outbox_conversation", "conversation_id", "id"),
         Index("ix_outbox_in_reply_to", "in_reply_to"),
+        Index("ix_outbox_provider_message_id", "provider_message_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -112,4 +132,14 @@ class OutboxRow(Base):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     in_reply_to: Mapped[int | None] = mapped_column(
         Integer, ForeignKey("inbox.id", ondelete="SET NULL"), default=None
+    )
+    # The gateway's own fixed replies (NOTICES): opt-out confirmation, help, media, ...
+    notice: Mapped[str | None] = mapped_column(String(20), default=None)
+    # Why the last attempt failed or was refused: "opted_out", "twilio:21610",
+    # "telegram:Forbidden". Codes only, never a provider's message.
+    error: Mapped[str | None] = mapped_column(String(64), default=None)
+    # What the provider reported later (Twilio status callbacks): delivered, undelivered, ...
+    delivery_status: Mapped[str | None] = mapped_column(String(20), default=None)
+    delivery_updated_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), default=None
     )

@@ -17,7 +17,13 @@ from starlette.exceptions import HTTPException
 
 from handoff.context import HandoffContext
 from handoff.conversation import ConversationReader
-from handoff.dashboard import routes_admin, routes_auth, routes_escalations, routes_queue
+from handoff.dashboard import (
+    routes_admin,
+    routes_auth,
+    routes_conversation,
+    routes_escalations,
+    routes_queue,
+)
 from handoff.dashboard.config import DashboardConfig
 from handoff.dashboard.rulecheck import RuleCheck, default_rule_check
 from handoff.dashboard.security import FlashSigner, RateLimiter
@@ -75,6 +81,7 @@ def create_dashboard(
     for router in (
         routes_auth.router,
         routes_queue.router,
+        routes_conversation.router,
         routes_escalations.router,
         routes_admin.router,
     ):

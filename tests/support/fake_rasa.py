@@ -2,6 +2,10 @@
 
 It can be stopped and started again on the same port to simulate Rasa going down and coming
 back, records every request it answers, and can hold requests to simulate a slow turn.
+
+It also serves the one call of Rasa's HTTP API the gateway makes,
+`POST /conversations/{id}/tracker/events?token=…` (`pause` / `resume`), and behaves as Rasa
+does: a paused conversation's messages get no answer until it is resumed.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
 
 Reply = list[dict[str, Any]]
 Responder = Callable[[str, str, dict[str, Any]], Reply]
@@ -33,6 +38,11 @@ class FakeRasa:
     requests: list[dict[str, Any]] = field(default_factory=list)
     gate: threading.Event = field(default_factory=threading.Event)
     status_code: int = 200
+    # Rasa's HTTP API: the token it requires ("" = none), how it answers, what it was sent.
+    api_token: str = ""
+    api_status_code: int = 200
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    paused: set[str] = field(default_factory=set)
     _server: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -57,12 +67,52 @@ class FakeRasa:
         with self._lock:
             return [r["message"] for r in self.requests]
 
+    def events_for(self, sender: str) -> list[str]:
+        """The names of the events appended to one conversation, in order."""
+        with self._lock:
+            return [str(event.get("event")) for who, event in self.events if who == sender]
+
+    def _append_events(self, path: str, query: str, payload: Any) -> int:
+        """Rasa's `POST /conversations/{id}/tracker/events`; the status to answer with."""
+        token = parse_qs(query).get("token", [""])[0]
+        if self.api_token and token != self.api_token:
+            return 401
+        if self.api_status_code != 200:
+            return self.api_status_code
+        sender = unquote(path[len("/conversations/") : -len("/tracker/events")])
+        events = payload if isinstance(payload, list) else [payload]
+        with self._lock:
+            for event in events:
+                self.events.append((sender, dict(event)))
+                if event.get("event") == "pause":
+                    self.paused.add(sender)
+                elif event.get("event") == "resume":
+                    self.paused.discard(sender)
+        return 200
+
     def start(self) -> FakeRasa:
         """Listen (again) on the same port."""
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
+                parts = urlsplit(self.path)
+                if parts.path.startswith("/conversations/") and parts.path.endswith(
+                    "/tracker/events"
+                ):
+                    length = int(self.headers.get("Content-Length", "0"))
+                    payload = json.loads(self.rfile.read(length) or b"{}")
+                    status = fake._append_events(parts.path, parts.query, payload)
+                    body = json.dumps({"sender_id": "", "events": []}).encode("utf-8")
+                    if status != 200:
+                        self.send_error(status)
+                        return
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
                 if self.path.split("?")[0] != "/webhooks/rest/webhook":
                     self.send_error(404)
                     return
@@ -74,9 +124,11 @@ class FakeRasa:
                 if fake.status_code != 200:
                     self.send_error(fake.status_code)
                     return
-                reply = fake.responder(
-                    payload.get("sender", ""), payload.get("message", ""),
-                    payload.get("metadata") or {},
+                sender = payload.get("sender", "")
+                with fake._lock:
+                    paused = sender in fake.paused
+                reply = [] if paused else fake.responder(
+                    sender, payload.get("message", ""), payload.get("metadata") or {},
                 )  # fmt: skip
                 body = json.dumps(reply).encode("utf-8")
                 self.send_response(200)

@@ -35,9 +35,7 @@ def upgrade() -> None:
         sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_error", sa.String(64), nullable=True),
         sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
-        sa.CheckConstraint(
-            "event IN ('pause', 'resume')", name=op.f("ck_rasa_controls_event")
-        ),
+        sa.CheckConstraint("event IN ('pause', 'resume')", name=op.f("ck_rasa_controls_event")),
         sa.ForeignKeyConstraint(
             ["conversation_id"],
             ["conversations.conversation_id"],
