@@ -69,7 +69,10 @@ test-rasa: $(RVENV)/.stamp $(MODEL)
 	$(RASA_PY) -m pytest -q tests/actions tests/bot -p no:cacheprovider
 
 test-app: $(VENV)/.stamp $(RVENV)/.stamp $(MODEL) browser-deps
-	$(APP_PY) -m pytest -q --ignore=tests/actions --ignore=tests/bot
+	$(APP_PY) -m pytest -q --ignore=tests/actions --ignore=tests/bot -m "not browser"
+	@# Playwright's sync API keeps an event loop running in the main thread, which the asyncio
+	@# tests cannot share: the browser tests get a run of their own.
+	$(APP_PY) -m pytest -q --ignore=tests/actions --ignore=tests/bot -m browser
 
 test: setup lint test-rasa test-app
 
