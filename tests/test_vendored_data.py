@@ -19,3 +19,12 @@ def test_vendored_eval_copy_matches_the_shared_set(name: str) -> None:
     if not shared.is_file():
         pytest.skip(f"the shared development sets are not next to this checkout ({shared})")
     assert vendored.read_bytes() == Path(shared).read_bytes(), f"refresh {vendored} from {shared}"
+
+
+def test_vendored_taxonomy_matches_the_shared_one() -> None:
+    vendored = VENDORED_EVAL.parent / "taxonomy.yml"
+    assert vendored.is_file(), f"{vendored} is missing"
+    shared = SHARED_EVAL.parent / "taxonomy.yml"
+    if not shared.is_file():
+        pytest.skip(f"the shared taxonomy is not next to this checkout ({shared})")
+    assert vendored.read_bytes() == shared.read_bytes(), f"refresh {vendored} from {shared}"
