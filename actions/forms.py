@@ -21,8 +21,16 @@ SKIPPED = ""
 
 Result = dict[str, Any]
 
-SOFT_INTERRUPTIONS = frozenset({"out_of_scope", "nonsense", "bot_challenge"})
-"""Interruptions that give way when the same answer is sent again: never a dead end."""
+SOFT_INTERRUPTIONS = frozenset(
+    {"out_of_scope", "nonsense", "bot_challenge", "privacy", "ask_my_data"}
+)
+"""Interruptions that give way when the same answer is sent again: never a dead end.
+
+("i'm scared my mum will find out" may be read as a question about privacy: the notice is
+shown, and the same words sent again are the answer.)
+"""
+KEYWORD_COMMANDS = frozenset({"privacy"})
+"""Of those, the ones with a keyword ("PRIVACY"): the keyword sent again is asking again."""
 
 # Which slots a "change" clears, by the part of the summary named.
 PART_SLOTS = {
@@ -58,6 +66,15 @@ def referral_questions(slots: dict[str, Any]) -> list[str]:
         questions.append("change_which")
     questions.append("confirm")
     return questions
+
+
+def _gives_way(tracker: Tracker) -> bool:
+    """True when the latest intent is a soft interruption that was not a keyword."""
+    intent = tracker.latest_message.get("intent") or {}
+    if intent.get("name") not in SOFT_INTERRUPTIONS:
+        return False
+    # Keywords are set with confidence 1.0, without guessing (bot/keywords.py).
+    return intent.get("name") not in KEYWORD_COMMANDS or float(intent.get("confidence") or 0) < 1
 
 
 def is_new_answer(tracker: Tracker, slot: str, value: Any) -> bool:
@@ -108,7 +125,7 @@ class ValidateReferralForm(_Validation):
         if (
             requested
             and tracker.get_slot(requested) is None
-            and latest_intent(tracker) in SOFT_INTERRUPTIONS
+            and _gives_way(tracker)
             and said_again(tracker)
         ):
             events.append(SlotSet(requested, text))

@@ -10,7 +10,7 @@ from rasa_sdk.events import AllSlotsReset, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions import texts
+from actions import texts, tracker_erasure
 from actions.conversation import REFERRAL_SLOTS, clear, draft_from
 from actions.handoff import HandoffClient, HandoffError
 from actions.referral import InvalidReferral
@@ -118,7 +118,13 @@ class ActionAfterSafetyCheck(Action):
 
 
 class ActionDeleteData(Action):
-    """DELETE confirmed: delete the conversation's draft at the handoff API and forget it all."""
+    """DELETE confirmed: withdraw the referral and blank the messages (handoff API), erase the
+    tracker events (tracker store), forget every slot.
+
+    The handoff API goes first: it holds what link workers see, and it can be asked again
+    (nothing there counts as done). Any failure is told as it is, so they can text DELETE again.
+    Safeguarding records are not touched.
+    """
 
     def name(self) -> str:
         return "action_delete_data"
@@ -129,12 +135,19 @@ class ActionDeleteData(Action):
         if tracker.get_slot("delete_confirm") is not True:
             outcome = "kept_resume" if _in_progress(tracker) else "kept"
             return [SlotSet("delete_confirm", None), SlotSet("outcome", outcome)]
+        failed = [SlotSet("delete_confirm", None), SlotSet("outcome", "delete_failed")]
         settings = current()
         try:
             await HandoffClient.from_settings(settings).delete_draft(tracker.sender_id)
         except HandoffError as exc:
             logger.error("draft not deleted: %s", exc)
-            return [SlotSet("delete_confirm", None), SlotSet("outcome", "delete_failed")]
+            return failed
+        try:
+            erased = await tracker_erasure.current().erase(tracker.sender_id)
+        except Exception as exc:  # any failure: say so honestly rather than claim it is gone
+            logger.error("tracker events not erased: %s", type(exc).__name__)
+            return failed
+        logger.info("conversation deleted: %d tracker events erased", erased)
         return [AllSlotsReset(), SlotSet("outcome", "deleted")]
 
 

@@ -44,6 +44,15 @@ def crisis_reply(text: str, age_band: str | None) -> str:
 class ActionSafeguardingReply(Action):
     """Crisis reply (unless the gateway already sent one), and the disclosure on the record."""
 
+    def __init__(self) -> None:
+        # The action server makes its actions when it starts: load the rules and replies then
+        # (most of a second), not while the first young person to disclose waits for the reply.
+        try:
+            safeguarding_rules.load_ruleset()
+            safeguarding_rules.load_replies()
+        except safeguarding_rules.SafeguardingRulesError:
+            logger.exception("safeguarding rules could not be loaded; crisis replies fall back")
+
     def name(self) -> str:
         return "action_safeguarding_reply"
 

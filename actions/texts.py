@@ -90,3 +90,52 @@ def summary(draft: Draft) -> str:
         "Shall I send it?",
     ]
     return "\n".join(lines)
+
+
+HELD_CHARS = 20
+"""Names and pronouns are shown up to this length (the summary should fit 3 SMS)."""
+
+
+def what_we_hold(draft: Draft, *, sent: bool, data_requests_contact: str) -> str:
+    """The answer to "what do you know about me?": the kinds of things held, in plain words.
+
+    Their own words are named ("what you said is going on"), never repeated: the phone may not
+    be theirs alone. Short answers they chose (name, pronouns, age, area) are shown.
+    """
+    held: list[str] = []
+    if draft.age is not None:
+        held.append(f"your age ({draft.age})")
+    elif draft.age_band:
+        held.append("your age group")
+    name = (draft.preferred_name or "")[:HELD_CHARS]
+    pronouns = (draft.pronouns or "")[:HELD_CHARS]
+    if name and pronouns:
+        held.append(f"the name you gave ({name}, {pronouns})")
+    elif name:
+        held.append(f"the name you gave ({name})")
+    elif pronouns:
+        held.append(f"your pronouns ({pronouns})")
+    if draft.concerns:
+        held.append("what you said is going on")
+    if draft.interests:
+        held.append("what you enjoy")
+    if draft.what_matters:
+        held.append("what matters to you")
+    if draft.area:
+        held.append(f"your area ({draft.area})")
+    if draft.contact_ok is not None:
+        held.append("how and when to contact you" if draft.best_times else "how to contact you")
+    if held:
+        lines = [f"Right now I have: {', '.join(held)}."]
+    else:
+        lines = ["Right now I don't have any of your answers."]
+    lines.append("I also keep our chat and your number or chat ID.")
+    if sent:
+        lines.append("You've sent your referral, so a link worker can see it.")
+    elif draft.asked_for_person:
+        lines.append("You asked for a person, so a link worker can see it.")
+    else:
+        lines.append("Nothing has gone to a link worker yet.")
+    lines.append("Any safety worries are kept by our safeguarding team.")
+    lines.append(f"To get all of it, {data_requests_contact.strip().rstrip('.')}.")
+    return " ".join(lines)

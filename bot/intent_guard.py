@@ -1,11 +1,12 @@
 """NLU component: certain intents are set without guessing; unsure interruptions give way.
 
-Certain: command keywords ("HELP", "stop", "delete"), emoji that mean yes/no/thanks, and
-keyboard mash (see bot/keywords.py). Interruptions (HELP, STOP, DELETE, asking for a person,
-start over, "are you a bot?", out of scope, nonsense) are left out of every form answer, so a
-classifier that mistakes an answer ("making some mates", "Leo") for one would make the bot ask
-the same question again. So an interruption below `min_confidence`, or one plainly about their
-life ("i cant stop crying" is not STOP), gives way to the best ordinary intent.
+Certain: command keywords ("HELP", "stop", "delete", "privacy"), emoji that mean yes/no/thanks,
+and keyboard mash (see bot/keywords.py). Interruptions (HELP, STOP, DELETE, PRIVACY, "what do
+you know about me?", asking for a person, start over, "are you a bot?", out of scope, nonsense)
+are left out of every form answer, so a classifier that mistakes an answer ("making some mates",
+"Leo") for one would make the bot ask the same question again. So an interruption below
+`min_confidence`, or one plainly about their life ("i cant stop crying" is not STOP, "i get no
+privacy at home" is not PRIVACY), gives way to the best ordinary intent.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from bot.keywords import certain_intent, not_a_command
 from bot.ranking import Intent, promote, without
 
 INTERRUPTIONS = (
-    "get_help", "stop", "delete_data", "start_over", "human_handoff", "bot_challenge",
-    "out_of_scope", "nonsense",
+    "get_help", "stop", "delete_data", "start_over", "human_handoff", "privacy", "ask_my_data",
+    "bot_challenge", "out_of_scope", "nonsense",
 )  # fmt: skip
 
 

@@ -11,6 +11,8 @@ COMMANDS = {
     "delete": "delete_data", "delete it": "delete_data", "delete everything": "delete_data",
     "delete my data": "delete_data",
     "restart": "start_over", "start over": "start_over", "start again": "start_over",
+    "privacy": "privacy", "privacy notice": "privacy", "privacy policy": "privacy",
+    "privacy pls": "privacy", "privacy please": "privacy",
 }  # fmt: skip
 EMOJI = {
     "👍": "affirm", "👌": "affirm", "✅": "affirm", "👎": "deny", "❌": "deny",
@@ -49,6 +51,13 @@ NOT_A_COMMAND = {
     # "i need help with my anger", "help making friends": what is going on, not HELP.
     "get_help": re.compile(
         r"\bhelp\s+(?:me\s+)?(?:with|making|to|getting|finding|for|about|sorting)\b",
+        re.IGNORECASE,
+    ),
+    # "i get no privacy at home", "my mum doesnt respect my privacy": what is going on.
+    "privacy": re.compile(
+        r"\b(?:no|any|zero|enough|some|more|own)\s+privacy\b"
+        r"|\b(?:invad\w*|respect\w*|violat\w*)\s+(?:my\s+|our\s+)?privacy\b"
+        r"|\bprivacy\s+(?:at|in)\s+(?:home|my|the|school|our)\b",
         re.IGNORECASE,
     ),
 }

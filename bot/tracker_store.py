@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import fnmatch
 import json
 import logging
 import os
 import sys
+import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -36,12 +38,14 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, ProgrammingError
 
+from bot.event_cache import EventCache, deserialise_events, token_key
 from youthlink.crypto import Cipher
 from youthlink.errors import ConfigurationError, DecryptionError
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_URL = "sqlite:///var/tracker.db"
+DEFAULT_CACHE_CONVERSATIONS = 256
 SENDER_HASH_PURPOSE = "rasa-tracker"
 
 # Names Rasa itself defines: they say nothing about what a young person wrote.
@@ -81,6 +85,47 @@ events = sa.Table(
 )
 
 Progress = Callable[[int, int], None]
+
+# The statements run every turn, built once (building them cost more than running them).
+_KEY = sa.bindparam("key", type_=sa.String(64))
+_SESSION_START = (
+    sa.select(sa.func.max(events.c.timestamp))
+    .where(events.c.sender_key == _KEY, events.c.type_name == SessionStarted.type_name)
+    .scalar_subquery()
+)
+_IN_LATEST_SESSION = sa.or_(events.c.timestamp >= _SESSION_START, _SESSION_START.is_(None))
+
+
+def _event_query(all_sessions: bool, *columns: Any) -> Any:
+    """Events of one conversation (`key`) in insertion order, like Rasa's SQL store's.
+
+    Without `all_sessions`, only events stamped at or after the latest `SessionStarted`
+    (or all events if there is none).
+    """
+    query = sa.select(*columns).where(events.c.sender_key == _KEY)
+    if not all_sessions:
+        query = query.where(_IN_LATEST_SESSION)
+    return query.order_by(events.c.id)
+
+
+_TOKENS = {flag: _event_query(flag, events.c.data_encrypted) for flag in (False, True)}
+# The latest session's start and how many of its events are stored, in one round trip.
+_STORED = sa.select(
+    _SESSION_START,
+    sa.select(sa.func.count(events.c.id))
+    .where(events.c.sender_key == _KEY, _IN_LATEST_SESSION)
+    .scalar_subquery(),
+)
+_LOCK = (
+    conversations.update()
+    .where(conversations.c.sender_key == _KEY)
+    .values(last_event_at=conversations.c.last_event_at)
+)
+_CONVERSATION_STATE = sa.select(
+    conversations.c.erased_at,
+    conversations.c.last_event_at,
+    conversations.c.sender_encrypted.is_not(None),
+).where(conversations.c.sender_key == _KEY)
 
 
 class TrackerStoreError(ConfigurationError):
@@ -246,6 +291,7 @@ class EncryptedTrackerStore(TrackerStore, SerializedTrackerAsText):
         clear_names: Sequence[str] | None = None,
         connect_attempts: int = 5,
         retry_delay: float = 2.0,
+        cache_conversations: int = DEFAULT_CACHE_CONVERSATIONS,
         environ: Mapping[str, str] | None = None,
         **kwargs: Any,
     ) -> None:
@@ -268,6 +314,7 @@ class EncryptedTrackerStore(TrackerStore, SerializedTrackerAsText):
         self.cipher = Cipher.from_keys(settings.encryption_keys, settings.hash_key)
         self._current = Cipher.from_keys(settings.encryption_keys[:1], settings.hash_key)
         self.names = NamePolicy(settings.clear_names)
+        self.cache = EventCache(cache_conversations)
         try:
             self.engine = make_engine(settings.url)
         except (ImportError, AttributeError, ArgumentError) as exc:
@@ -277,6 +324,9 @@ class EncryptedTrackerStore(TrackerStore, SerializedTrackerAsText):
                 f"cannot open the tracker database ({type(exc).__name__}: {exc})"
             ) from exc
         self._create_tables(max(1, connect_attempts), retry_delay)
+        self._write_lock: contextlib.AbstractContextManager[Any] = (
+            threading.Lock() if self.engine.dialect.name == "sqlite" else contextlib.nullcontext()
+        )
         super().__init__(domain, event_broker)
 
     def _create_tables(self, attempts: int, delay: float) -> None:
@@ -300,6 +350,15 @@ class EncryptedTrackerStore(TrackerStore, SerializedTrackerAsText):
     def close(self) -> None:
         """Release the database connections."""
         self.engine.dispose()
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """A write transaction. On SQLite, this process's writers queue here for the file's one
+        write lock: SQLite's own waiting polls with growing sleeps (up to 100 ms each), so a save
+        that found another one writing could wait far longer than that write took.
+        """
+        with self._write_lock, self.engine.begin() as conn:
+            yield conn
 
     def sender_key(self, sender_id: str) -> str:
         """The keyed hash that stands for `sender_id` in the database."""
@@ -338,35 +397,23 @@ class EncryptedTrackerStore(TrackerStore, SerializedTrackerAsText):
     def _retrieve(self, sender_id: str, all_sessions: bool) -> DialogueStateTracker | None:
         key = self.sender_key(sender_id)
         with self.engine.connect() as conn:
-            tokens = conn.execute(
-                self._event_query(key, all_sessions, events.c.data_encrypted)
-            ).scalars()
-            serialised = [json.loads(self._decrypt(token)) for token in tokens]
-        if not serialised:
+            tokens = conn.execute(_TOKENS[all_sessions], {"key": key}).scalars()
+            cached = self.cache.get(key)
+            tags: list[bytes] = []
+            texts: list[str] = []
+            for token in tokens:
+                tag = token_key(token)
+                text = cached.get(tag)
+                tags.append(tag)
+                texts.append(self._decrypt(token) if text is None else text)
+        if not texts:
+            self.cache.drop([key])
             return None
-        return DialogueStateTracker.from_dict(sender_id, serialised, self.domain.slots)
-
-    @staticmethod
-    def _event_query(key: str, all_sessions: bool, *columns: Any) -> Any:
-        """Events of one conversation in insertion order, like `SQLTrackerStore._event_query`.
-
-        Without `all_sessions`, only events stamped at or after the latest `SessionStarted`
-        (or all events if there is none).
-        """
-        query = sa.select(*columns).where(events.c.sender_key == key)
-        if not all_sessions:
-            session_start = (
-                sa.select(sa.func.max(events.c.timestamp))
-                .where(
-                    events.c.sender_key == key,
-                    events.c.type_name == SessionStarted.type_name,
-                )
-                .scalar_subquery()
-            )
-            query = query.where(
-                sa.or_(events.c.timestamp >= session_start, session_start.is_(None))
-            )
-        return query.order_by(events.c.id)
+        self.cache.put(key, dict(zip(tags, texts, strict=True)))
+        serialised = [json.loads(text) for text in texts]
+        return DialogueStateTracker.from_events(
+            sender_id, deserialise_events(serialised), self.domain.slots
+        )
 
     def save_events(self, sender_id: str, tracker_events: Sequence[Event]) -> int:
         """Store the events not yet stored for `sender_id`; returns how many were added.
@@ -380,17 +427,22 @@ class EncryptedTrackerStore(TrackerStore, SerializedTrackerAsText):
         key = self.sender_key(sender_id)
         for attempt in range(3):
             try:
-                with self.engine.begin() as conn:
-                    return self._append(conn, key, sender_id, tracker_events)
+                with self._writing() as conn:
+                    added = self._append(conn, key, sender_id, tracker_events)
             except IntegrityError:
                 # Another process created the conversation row first; now it exists.
                 if attempt == 2:
                     raise
+                continue
+            # Only once committed: what the next turn reads back needs no decrypting.
+            self.cache.add(key, added)
+            return len(added)
         return 0  # pragma: no cover
 
     def _append(
         self, conn: Connection, key: str, sender_id: str, tracker_events: Sequence[Event]
-    ) -> int:
+    ) -> dict[bytes, str]:
+        """Insert the events not stored yet; their texts by `token_key` of their tokens."""
         row = self._lock_conversation(conn, key)
         if row is None:
             conn.execute(
@@ -404,22 +456,19 @@ class EncryptedTrackerStore(TrackerStore, SerializedTrackerAsText):
             erased_at, last_event_at, has_sender = None, 0.0, True
         else:
             erased_at, last_event_at, has_sender = row
-        session_start = conn.execute(
-            sa.select(sa.func.max(events.c.timestamp)).where(
-                events.c.sender_key == key, events.c.type_name == SessionStarted.type_name
-            )
-        ).scalar()
-        stored_query = sa.select(sa.func.count(events.c.id)).where(events.c.sender_key == key)
-        if session_start is not None:
-            stored_query = stored_query.where(events.c.timestamp >= session_start)
-        stored = conn.execute(stored_query).scalar_one()
+        session_start, stored = conn.execute(_STORED, {"key": key}).one()
         rows = []
+        added: dict[bytes, str] = {}
         for event in tracker_events[first_unstored(tracker_events, session_start, stored) :]:
             data = event.as_dict()
             timestamp = data.get("timestamp")
             if erased_at is not None and (timestamp is None or timestamp <= erased_at):
                 continue
             intent, action = _names_of(data)
+            text = json.dumps(data)
+            token = self.cipher.encrypt(text)
+            assert token is not None
+            added[token_key(token)] = text
             rows.append(
                 {
                     "sender_key": key,
@@ -427,7 +476,7 @@ class EncryptedTrackerStore(TrackerStore, SerializedTrackerAsText):
                     "timestamp": timestamp,
                     "intent_name": self.names.clear(intent),
                     "action_name": self.names.clear(action),
-                    "data_encrypted": self.cipher.encrypt(json.dumps(data)),
+                    "data_encrypted": token,
                 }
             )
         if rows:
@@ -439,25 +488,14 @@ class EncryptedTrackerStore(TrackerStore, SerializedTrackerAsText):
             conn.execute(
                 conversations.update().where(conversations.c.sender_key == key).values(**values)
             )
-        return len(rows)
+        return added
 
     @staticmethod
     def _lock_conversation(conn: Connection, key: str) -> tuple[float | None, float, bool] | None:
         """Take the conversation's write lock; its (erased_at, last_event_at, has_sender)."""
-        locked = conn.execute(
-            conversations.update()
-            .where(conversations.c.sender_key == key)
-            .values(last_event_at=conversations.c.last_event_at)
-        ).rowcount
-        if not locked:
+        if not conn.execute(_LOCK, {"key": key}).rowcount:
             return None
-        row = conn.execute(
-            sa.select(
-                conversations.c.erased_at,
-                conversations.c.last_event_at,
-                conversations.c.sender_encrypted.is_not(None),
-            ).where(conversations.c.sender_key == key)
-        ).one()
+        row = conn.execute(_CONVERSATION_STATE, {"key": key}).one()
         return row[0], row[1], bool(row[2])
 
     def _exists(self, sender_id: str) -> bool:
@@ -490,7 +528,7 @@ class EncryptedTrackerStore(TrackerStore, SerializedTrackerAsText):
         tombstone = {"sender_encrypted": None, "erased_at": erased_at, "last_event_at": erased_at}
         for attempt in range(3):
             try:
-                with self.engine.begin() as conn:
+                with self._writing() as conn:
                     updated = conn.execute(
                         conversations.update()
                         .where(conversations.c.sender_key == key)
@@ -501,6 +539,7 @@ class EncryptedTrackerStore(TrackerStore, SerializedTrackerAsText):
                     deleted = conn.execute(
                         events.delete().where(events.c.sender_key == key)
                     ).rowcount
+                self.cache.drop([key])
                 logger.info("tracker conversation erased: %d events deleted", deleted)
                 return int(deleted)
             except IntegrityError:
@@ -530,7 +569,7 @@ class EncryptedTrackerStore(TrackerStore, SerializedTrackerAsText):
             if not keys:
                 break
             for key in keys:
-                with self.engine.begin() as conn:
+                with self._writing() as conn:
                     # Re-checked under the row's lock: a conversation that just got a new
                     # event is kept.
                     gone = conn.execute(
@@ -544,6 +583,7 @@ class EncryptedTrackerStore(TrackerStore, SerializedTrackerAsText):
                         deleted_events += conn.execute(
                             events.delete().where(events.c.sender_key == key)
                         ).rowcount
+                self.cache.drop([key])
         logger.info("tracker purge: %d conversations, %d events deleted", purged, deleted_events)
         return deleted_events
 
@@ -583,7 +623,7 @@ class EncryptedTrackerStore(TrackerStore, SerializedTrackerAsText):
                     if not self._is_current(token)
                 ]
                 if changes:
-                    with self.engine.begin() as conn:
+                    with self._writing() as conn:
                         conn.execute(
                             table.update()
                             .where(id_column == sa.bindparam("row_id"))

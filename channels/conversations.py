@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -122,11 +123,18 @@ def lookup_address(
     return None if address is None else (row.channel, address)
 
 
+_CONVERSATIONS = cast(Table, ConversationRow.__table__)
+_SET_OFFERED = (
+    update(_CONVERSATIONS)
+    .where(_CONVERSATIONS.c.conversation_id == bindparam("conversation"))
+    .values(offered_buttons=bindparam("offered"))
+)
+
+
 def set_offered(session: Session, conversation_id: str, buttons: tuple[Button, ...]) -> None:
     """Remember the buttons of the bot's latest reply (replacing the previous ones)."""
-    row = session.get(ConversationRow, conversation_id)
-    if row is not None:
-        row.offered_buttons = json.dumps(buttons_to_json(buttons))
+    offered = json.dumps(buttons_to_json(buttons))
+    session.execute(_SET_OFFERED, {"conversation": conversation_id, "offered": offered})
 
 
 def opt_out(session: Session, conversation_id: str, inbox_id: int | None, now: datetime) -> None:

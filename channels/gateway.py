@@ -225,9 +225,13 @@ def create_app(
                 stored.inbox_id,
                 stored.conversation_id,
             )
+        changed = gateway.worker.changed.watch(stored.inbox_id)
         gateway.worker.wake()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + gateway.reply_wait
+        if stored.created:
+            # Nothing can be settled before the worker has screened it: wait for that first.
+            await changed.wait(min(0.5, gateway.reply_wait))
         while True:
             # Watch before reading, so a change made while reading is not missed.
             changed = gateway.worker.changed.watch(stored.inbox_id)

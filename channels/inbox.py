@@ -6,8 +6,9 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import DateTime, Table, bindparam, exists, select, update
 from sqlalchemy.orm import Session
 
 from channels.claims import claim, claim_statement
@@ -181,14 +182,17 @@ def release_claims(session: Session, now: datetime) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+_INBOX = cast(Table, InboxRow.__table__)
+_MARK_DONE = (
+    update(_INBOX)
+    .where(_INBOX.c.id == bindparam("inbox_id"))
+    .values(status=DONE, processed_at=bindparam("now", type_=DateTime(timezone=True)))
+)
+
+
 def mark_done(session: Session, inbox_id: int, now: datetime) -> None:
     """The message has been answered (or needs no answer)."""
-    session.execute(
-        update(InboxRow)
-        .where(InboxRow.id == inbox_id)
-        .values(status=DONE, processed_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    session.execute(_MARK_DONE, {"inbox_id": inbox_id, "now": now})
 
 
 def defer(session: Session, inbox_id: int, attempts: int, next_attempt_at: datetime) -> None:

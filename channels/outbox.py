@@ -6,9 +6,9 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import case, exists, func, select, update
+from sqlalchemy import DateTime, Table, bindparam, case, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from channels.claims import claim, claim_statement
@@ -104,13 +104,15 @@ def enqueue(
     return row.id
 
 
+_OUTBOX = cast(Table, OutboxRow.__table__)
+_HAS_REPLY = select(
+    exists().where(_OUTBOX.c.in_reply_to == bindparam("inbox_id"), _OUTBOX.c.kind == REPLY)
+)
+
+
 def has_reply(session: Session, inbox_id: int) -> bool:
     """True when the dialogue's answer to this message is already queued."""
-    return bool(
-        session.scalar(
-            select(exists().where(OutboxRow.in_reply_to == inbox_id, OutboxRow.kind == REPLY))
-        )
-    )
+    return bool(session.execute(_HAS_REPLY, {"inbox_id": inbox_id}).scalar())
 
 
 def holding_outstanding(session: Session, conversation_id: str) -> bool:
@@ -170,13 +172,21 @@ def get_item(session: Session, cipher: Cipher, outbox_id: int) -> OutboxItem | N
     return None if row is None else OutboxItem.from_row(row, cipher)
 
 
+_MARK_SENT = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id == bindparam("outbox_id"))
+    .values(
+        status=SENT,
+        provider_message_id=bindparam("provider_id"),
+        sent_at=bindparam("now", type_=DateTime(timezone=True)),
+    )
+)
+
+
 def mark_sent(session: Session, outbox_id: int, provider_message_id: str, now: datetime) -> None:
     """The provider accepted the message."""
     session.execute(
-        update(OutboxRow)
-        .where(OutboxRow.id == outbox_id)
-        .values(status=SENT, provider_message_id=provider_message_id, sent_at=now)
-        .execution_options(synchronize_session=False)
+        _MARK_SENT, {"outbox_id": outbox_id, "provider_id": provider_message_id, "now": now}
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -9,6 +10,8 @@ from typing import Any, Protocol
 from sqlalchemy.orm import Session
 
 from youthlink.crypto import Cipher
+
+log = logging.getLogger(__name__)
 
 
 class Verdict(Protocol):
@@ -79,9 +82,20 @@ class Safeguarding:
 
 
 def default_safeguarding() -> Safeguarding:
-    """The project's rules engine and escalation log (imported here, at the entry point)."""
+    """The project's rules engine and escalation log (imported here, at the entry point).
+
+    The rules and replies are loaded now: that takes most of a second, which the first message
+    screened would otherwise wait for (holding up every other message meanwhile).
+    """
     import safeguarding_rules
     from handoff.escalations import record_escalation
+
+    try:
+        safeguarding_rules.load_ruleset()
+        safeguarding_rules.load_replies()
+    except safeguarding_rules.SafeguardingRulesError as exc:
+        # Screening reports it again for each message (and lets it through to Rasa's gate).
+        log.error("safeguarding rules could not be loaded: %s", type(exc).__name__)
 
     def screen(text: str, history: Sequence[str]) -> Verdict:
         return safeguarding_rules.screen(text, history=history)  # type: ignore[no-any-return]

@@ -57,7 +57,8 @@ class Signal:
 
 class Worker:
     """Runs the pipeline: screening first, then relays (one per conversation at a time, several
-    conversations at once), then deliveries.
+    conversations at once); deliveries in a loop of their own, so a new message is screened and
+    relayed without waiting behind the outbox.
     """
 
     def __init__(
@@ -75,20 +76,19 @@ class Worker:
         self.concurrency = concurrency
         self.poll_interval = poll_interval
         self.changed = changed or Signal()
-        self._wake = asyncio.Event()
-        # Whether the next round looks for everything, or only for messages to deliver.
-        self._full = True
+        self._wake_intake = asyncio.Event()
+        self._wake_delivery = asyncio.Event()
         self._relays: set[asyncio.Task[None]] = set()
         self._deliveries: set[asyncio.Task[None]] = set()
 
     def wake(self) -> None:
-        """Look for work now (a message was just stored)."""
-        self._full = True
-        self._wake.set()
+        """Look for work now (a message was just stored, or queued to be sent)."""
+        self._wake_intake.set()
+        self._wake_delivery.set()
 
     def _wake_deliveries(self) -> None:
         # A message was sent: the next one of its conversation may go now; nothing else changed.
-        self._wake.set()
+        self._wake_delivery.set()
 
     async def run(self) -> None:
         """Work until cancelled; in-flight relays are cancelled with it and resume on restart."""
@@ -96,40 +96,49 @@ class Worker:
             # One gateway process per SQLite database: whatever is still claimed is ours from
             # before a restart.
             await asyncio.to_thread(self.pipeline.release_claims)
+        loops = [
+            asyncio.create_task(self._loop(self._wake_intake, self.step_intake)),
+            asyncio.create_task(self._loop(self._wake_delivery, self.step_delivery)),
+        ]
         try:
-            while True:
-                # Cleared before the round, so a wake during it (a message stored meanwhile)
-                # starts another round at once instead of waiting for the next poll.
-                self._wake.clear()
-                full, self._full = self._full, False
-                try:
-                    await self.step(full=full)
-                except Exception as exc:
-                    log.error("worker step failed: %s", describe(exc))
-                    self._full = True
-                    await asyncio.sleep(self.poll_interval)
-                    continue
-                try:
-                    await asyncio.wait_for(self._wake.wait(), self.poll_interval)
-                except TimeoutError:
-                    self._full = True
+            await asyncio.gather(*loops)
         finally:
-            tasks = self._relays | self._deliveries
+            tasks = set(loops) | self._relays | self._deliveries
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def step(self, *, full: bool = True) -> None:
-        """One round: screen everything waiting, record escalations, start relays/deliveries.
+    async def _loop(self, wake: asyncio.Event, step: Callable[[], Awaitable[None]]) -> None:
+        while True:
+            # Cleared before the round, so a wake during it (a message stored meanwhile) starts
+            # another round at once instead of waiting for the next poll.
+            wake.clear()
+            try:
+                await step()
+            except Exception as exc:
+                log.error("worker step failed: %s", describe(exc))
+                await asyncio.sleep(self.poll_interval)
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), self.poll_interval)
 
-        Not `full`: only start deliveries (after a message was sent).
-        """
-        if full:
-            while (screened := await asyncio.to_thread(self.pipeline.screen_next)) is not None:
-                self.changed.notify(screened)
-            if await asyncio.to_thread(self.pipeline.record_escalations):
-                self.changed.notify()
-            await self._fill(self._relays, self.pipeline.claim_next, self._relay)
+    async def step(self) -> None:
+        """One round of everything: screen, record escalations, relay, deliver."""
+        await self.step_intake()
+        await self.step_delivery()
+
+    async def step_intake(self) -> None:
+        """Screen everything waiting, record escalations not recorded yet, start relays."""
+        while (screened := await asyncio.to_thread(self.pipeline.screen_next)) is not None:
+            self.changed.notify(screened)
+            # A crisis reply (or the answer to HELP) may have been queued: send it now.
+            self._wake_delivery.set()
+        if await asyncio.to_thread(self.pipeline.record_escalations):
+            self.changed.notify()
+        await self._fill(self._relays, self.pipeline.claim_next, self._relay)
+
+    async def step_delivery(self) -> None:
+        """Start sending what the outbox holds."""
         await self._fill(
             self._deliveries, self.pipeline.claim_delivery, self.deliver, self._wake_deliveries
         )

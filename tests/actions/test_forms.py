@@ -181,6 +181,38 @@ async def test_an_answer_sent_again_after_out_of_scope_is_taken() -> None:
     assert slots["what_matters"] == text and slots["requested_slot"] == "confirm"
 
 
+async def _asked_again(text: str, intent: str, confidence: float) -> dict[str, Any]:
+    """The same words sent twice to "what's been going on", read as `intent` both times."""
+    events = [
+        {"event": "slot", "name": "requested_slot", "value": "concerns"},
+        {"event": "user", "text": text},
+        {"event": "user", "text": text},
+    ]
+    said = {**user_said(text, intent), "intent": {"name": intent, "confidence": confidence}}
+    tracker = tracker_from_json(
+        "new_conversation",
+        slots={**ANSWERED, "concerns": None, "requested_slot": "concerns"},
+        latest_message=said,
+        events=events,
+    )
+    result = await ValidateReferralForm().run(CollectingDispatcher(), tracker, DOMAIN)
+    return {e["name"]: e["value"] for e in result if e["event"] == "slot"}
+
+
+@pytest.mark.parametrize("intent", ["privacy", "ask_my_data"])
+async def test_words_taken_for_a_rights_question_are_the_answer_when_sent_again(
+    intent: str,
+) -> None:
+    slots = await _asked_again("im scared my mum will find out", intent, 0.76)
+    assert slots["concerns"] == "im scared my mum will find out"
+    assert slots["requested_slot"] == "confirm"  # everything else was answered
+
+
+async def test_the_privacy_keyword_sent_again_is_never_an_answer() -> None:
+    slots = await _asked_again("PRIVACY", "privacy", 1.0)
+    assert slots.get("concerns") is None and slots["requested_slot"] == "concerns"
+
+
 async def test_after_sending_the_safety_check_only_asks_if_they_are_safe() -> None:
     slots, _ = await answer("yes", "safe_now", intent="affirm", slots={"stage": "sent"},
                             action=ValidateSafetyForm())  # fmt: skip

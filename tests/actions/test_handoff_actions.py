@@ -126,38 +126,6 @@ async def test_asking_for_a_person_sends_what_is_known_flagged(handoff: FakeHand
     assert "link worker" in said[0]
 
 
-async def test_delete_confirmed_deletes_the_draft_and_forgets_everything(
-    handoff: FakeHandoff,
-) -> None:
-    tracker = tracker_from_json("referral_ready", slots={"delete_confirm": True})
-    dispatcher = CollectingDispatcher()
-    events = await routing.ActionDeleteData().run(dispatcher, tracker, {})
-
-    (request,) = handoff.requests
-    assert (request["method"], request["path"]) == (
-        "DELETE",
-        "/api/conversations/conv-7f3a9c/draft",
-    )
-    assert request["authorization"] == f"Bearer {TOKEN}"
-    assert events[0]["event"] == "reset_slots"
-    assert slots_of(events) == {"outcome": "deleted"}
-
-
-async def test_delete_not_confirmed_touches_nothing(handoff: FakeHandoff) -> None:
-    tracker = tracker_from_json("referral_ready", slots={"delete_confirm": False})
-    slots, _ = await run(routing.ActionDeleteData(), tracker)
-    assert handoff.requests == []
-    assert slots["outcome"] == "kept_resume"
-
-
-async def test_delete_failing_says_so_and_keeps_the_data(handoff: FakeHandoff) -> None:
-    handoff.replies += [(500, None)] * 3
-    tracker = tracker_from_json("referral_ready", slots={"delete_confirm": True})
-    slots, _ = await run(routing.ActionDeleteData(), tracker)
-    assert len(handoff.requests) == 3
-    assert slots == {"delete_confirm": None, "outcome": "delete_failed"}
-
-
 @pytest.mark.parametrize(
     ("slots", "outcome"),
     [({"consent": False}, "declined"), ({"age_band": "under_11"}, "too_young"),

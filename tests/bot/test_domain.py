@@ -12,7 +12,8 @@ pytestmark = [pytest.mark.unit, pytest.mark.rasa]
 REPO = Path(__file__).resolve().parents[2]
 DOMAIN = REPO / "bot" / "domain"
 COMMANDS = {"safeguarding_disclosure", "get_help", "stop", "delete_data", "start_over",
-            "human_handoff"}  # fmt: skip
+            "human_handoff", "privacy", "ask_my_data"}  # fmt: skip
+ANSWERED_AT_ANY_POINT = {"privacy": "action_privacy_notice", "ask_my_data": "action_what_we_hold"}
 
 
 def load(name: str) -> dict:
@@ -48,3 +49,30 @@ def test_the_gate_runs_last_in_the_pipeline() -> None:
     classifiers = [n for n in names if n != "bot.action_checks.CompiledActionChecks"]
     assert classifiers[-1] == "bot.safeguarding_gate.SafeguardingGate"
     assert names.index("bot.intent_guard.IntentGuard") > names.index("LogisticRegressionClassifier")
+
+
+def test_the_interruptions_the_guard_knows_are_never_form_answers() -> None:
+    from bot.intent_guard import INTERRUPTIONS
+
+    slots = load("slots.yml")["slots"]
+    required = {s for f in load("forms.yml")["forms"].values() for s in f["required_slots"]}
+    for name in required - {"delete_confirm"}:
+        for mapping in slots[name]["mappings"]:
+            assert set(INTERRUPTIONS) <= set(mapping.get("not_intent", ())), name
+
+
+def test_privacy_and_what_we_hold_are_answered_inside_every_form_then_it_resumes() -> None:
+    rules = yaml.safe_load((REPO / "bot" / "data" / "rules_commands.yml").read_text())["rules"]
+    forms = load("forms.yml")["forms"]
+    for intent, action in ANSWERED_AT_ANY_POINT.items():
+        for form in forms:
+            expected = [{"intent": intent}, {"action": action}, {"action": form},
+                        {"active_loop": form}]  # fmt: skip
+            assert any(
+                r.get("condition") == [{"active_loop": form}] and r["steps"] == expected
+                for r in rules
+            ), (intent, form)
+        assert any(
+            "condition" not in r and r["steps"] == [{"intent": intent}, {"action": action}]
+            for r in rules
+        ), intent

@@ -35,7 +35,8 @@ def test_answers_are_left_alone() -> None:
 @pytest.mark.parametrize(
     ("text", "intent"),
     [("HELP", "get_help"), ("help!", "get_help"), ("Stop", "stop"), ("DELETE", "delete_data"),
-     ("restart", "start_over"), ("👍", "affirm"), ("👍👍", "affirm"), ("❤️", "thanks"),
+     ("restart", "start_over"), ("PRIVACY", "privacy"), ("privacy?", "privacy"),
+     ("privacy notice", "privacy"), ("👍", "affirm"), ("👍👍", "affirm"), ("❤️", "thanks"),
      ("👎", "deny"), ("asdfghjkl", "nonsense"),
      ("hdhdhdh", "nonsense"), ("???", "nonsense"), ("lol", "nonsense")],
 )  # fmt: skip
@@ -71,7 +72,9 @@ def test_answers_are_never_taken_for_commands_or_mash(text: str) -> None:
 @pytest.mark.parametrize(
     ("text", "command"),
     [("i cant stop crying", "stop"), ("i want to stop vaping", "stop"),
-     ("i need help with my anger", "get_help"), ("need help making friends", "get_help")],
+     ("i need help with my anger", "get_help"), ("need help making friends", "get_help"),
+     ("i get no privacy at home", "privacy"), ("my stepdad doesnt respect my privacy", "privacy"),
+     ("i never get any privacy", "privacy")],
 )  # fmt: skip
 def test_a_confident_command_about_their_life_gives_way(text: str, command: str) -> None:
     ranked = ranking((command, 0.92), ("inform", 0.05))
@@ -85,4 +88,19 @@ def test_a_confident_command_about_their_life_gives_way(text: str, command: str)
 )  # fmt: skip
 def test_commands_still_work(text: str, command: str) -> None:
     ranked = ranking((command, 0.9), ("inform", 0.05))
+    assert guard(text, ranked[0], ranked, INTERRUPTIONS, 0.4)[0] == ranked[0]
+
+
+def test_the_rights_commands_are_interruptions_that_give_way_when_unsure() -> None:
+    assert {"privacy", "ask_my_data"} <= set(INTERRUPTIONS)
+    ranked = ranking(("ask_my_data", 0.35), ("inform", 0.3))
+    intent, _ = guard("my mum knows everything", ranked[0], ranked, INTERRUPTIONS, 0.4)
+    assert intent == ranked[1]
+
+
+@pytest.mark.parametrize(
+    "text", ["is this private", "what happens to my info", "who sees this", "will you tell my mum"]
+)
+def test_questions_about_privacy_stand(text: str) -> None:
+    ranked = ranking(("privacy", 0.8), ("inform", 0.1))
     assert guard(text, ranked[0], ranked, INTERRUPTIONS, 0.4)[0] == ranked[0]

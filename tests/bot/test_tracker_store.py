@@ -8,6 +8,7 @@ import secrets
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,6 +21,7 @@ from rasa.core.tracker_store import (
     SQLTrackerStore,
     TrackerStore,
 )
+from rasa.shared.core import events as rasa_events
 from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (
@@ -34,6 +36,7 @@ from rasa.shared.core.events import (
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig, read_endpoint_config
 
+from bot.event_cache import deserialise_events
 from bot.tracker_store import EncryptedTrackerStore, TrackerStoreError, first_unstored, main
 from youthlink.crypto import new_key
 from youthlink.errors import ConfigurationError, DecryptionError
@@ -408,6 +411,113 @@ def test_first_unstored_counts_from_the_stored_session_start() -> None:
     assert first_unstored(session + new, 10.0, 3) == 3  # loaded with `retrieve`, as Rasa does
     assert first_unstored(earlier + session + new, 10.0, 3) == 5  # holds an earlier session
     assert first_unstored(earlier + new, 10.0, 1) == 1  # no such session: Rasa's rule
+
+
+# --- decrypted events kept in memory -----------------------------------------------------------
+
+
+def count_decrypts(store: EncryptedTrackerStore) -> list[int]:
+    """Counts the tokens the store decrypts from now on (one element per token)."""
+    calls: list[int] = []
+    decrypt = store._decrypt
+
+    def counting(token: bytes) -> str:
+        calls.append(1)
+        return decrypt(token)
+
+    store._decrypt = counting  # type: ignore[method-assign]
+    return calls
+
+
+async def test_a_turn_decrypts_only_events_it_has_not_seen(make_store: StoreFactory) -> None:
+    store = make_store()
+    await play(store, SENDER, first_session())
+    decrypted = count_decrypts(store)
+
+    warm = dump(await store.retrieve(SENDER))
+    await play(store, SENDER, second_session())
+    after_turn = dump(await store.retrieve(SENDER))
+
+    # What this process wrote or read before needs no decrypting; a cold store decrypts all.
+    assert decrypted == []
+    cold = make_store()
+    cold_decrypted = count_decrypts(cold)
+    assert dump(await cold.retrieve(SENDER)) == after_turn
+    assert len(cold_decrypted) == len(after_turn["events"])
+    assert warm["latest_text"] == "yeah football" and after_turn["latest_text"] == "hi again"
+
+
+async def test_the_cache_never_hides_what_another_process_changed(
+    make_store: StoreFactory,
+) -> None:
+    ours, theirs = make_store(), make_store()  # two processes on one database
+    await play(ours, SENDER, first_session())
+    assert dump(await ours.retrieve(SENDER))["latest_text"] == "yeah football"
+
+    await play(theirs, SENDER, second_session())  # the next turn went to the other process
+    assert dump(await ours.retrieve(SENDER)) == dump(await theirs.retrieve(SENDER))
+
+    await theirs.delete(SENDER)  # e.g. `python -m bot.tracker_store delete`
+    assert await ours.retrieve(SENDER) is None
+    assert await ours.retrieve_full_tracker(SENDER) is None
+
+    # Written again after the erasure: only the new events, never an erased one from memory.
+    later = time.time() + 60
+    await play(theirs, SENDER, second_session(later))
+    after = dump(await ours.retrieve_full_tracker(SENDER))
+    assert after == dump(await theirs.retrieve_full_tracker(SENDER))
+    assert [e["timestamp"] for e in after["events"]] == [
+        e.timestamp for e in second_session(later)[0]
+    ]
+    assert SENTINEL_TEXT not in str(after) and NAME not in str(after)
+
+
+async def test_erasure_and_purge_drop_the_cached_events(make_store: StoreFactory) -> None:
+    store = make_store()
+    await play(store, SENDER, first_session())
+    await play(store, "conv-keep", second_session(time.time()))
+    cached = store.cache.get(store.sender_key(SENDER))
+    assert any(SENTINEL_TEXT in text for text in cached.values())
+
+    await store.delete(SENDER)
+    assert store.cache.get(store.sender_key(SENDER)) == {}
+    await play(store, "conv-old", first_session())
+    await store.retrieve("conv-old")
+    store.purge(datetime.fromtimestamp(T0 + 3600, tz=timezone.utc))
+    assert store.cache.get(store.sender_key("conv-old")) == {}
+    assert store.cache.get(store.sender_key("conv-keep")) != {}
+
+
+async def test_the_cache_holds_a_bounded_number_of_conversations(
+    make_store: StoreFactory,
+) -> None:
+    bounded, off = make_store(cache_conversations=2), make_store(cache_conversations=0)
+    senders = [f"conv-{i}" for i in range(5)]
+    for sender in senders:
+        await play(bounded, sender, first_session())
+    assert len(bounded.cache) == 2
+    assert len(off.cache) == 0
+    for sender in senders:
+        expected = dump(await bounded.retrieve(sender))
+        assert dump(await off.retrieve(sender)) == expected
+        assert expected["slots"]["preferred_name"] == NAME
+    assert len(bounded.cache) == 2 and len(off.cache) == 0
+
+
+@pytest.mark.unit
+def test_events_are_read_as_rasa_reads_them() -> None:
+    serialised = [e.as_dict() for turn in first_session() + second_session() for e in turn]
+    serialised += [
+        {"event": "form", "name": "referral_form", "timestamp": T0},  # a legacy event
+        {"event": "topic", "topic": "old", "timestamp": T0},  # dropped by Rasa too
+        {"no": "event"},
+    ]
+    ours = [(type(e), e.as_dict()) for e in deserialise_events(serialised)]
+    theirs = [(type(e), e.as_dict()) for e in rasa_events.deserialise_events(serialised)]
+    assert ours == theirs
+    assert len(ours) == len(serialised) - 2
+    with pytest.raises(ValueError):
+        deserialise_events([{"event": "no_such_event"}])
 
 
 # --- what the database holds ------------------------------------------------------------------
