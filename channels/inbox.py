@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import DateTime, Table, bindparam, exists, select, update
 from sqlalchemy.orm import Session
@@ -213,6 +213,33 @@ def mark_failed(session: Session, inbox_id: int, attempts: int, now: datetime) -
         .values(status=FAILED, attempts=attempts, processed_at=now)
         .execution_options(synchronize_session=False)
     )
+
+
+def _unfinished(later: bool) -> Any:
+    position = _INBOX.c.id > bindparam("inbox_id") if later else _INBOX.c.id < bindparam("inbox_id")
+    return select(
+        exists().where(
+            _INBOX.c.conversation_id == bindparam("conversation_id"),
+            position,
+            _INBOX.c.status.in_((PENDING, PROCESSING)),
+        )
+    )
+
+
+_UNFINISHED_BEFORE = _unfinished(later=False)
+_UNFINISHED_AFTER = _unfinished(later=True)
+
+
+def has_unfinished_before(session: Session, conversation_id: str, inbox_id: int) -> bool:
+    """True when an earlier message of the conversation is still waiting or being relayed."""
+    params = {"conversation_id": conversation_id, "inbox_id": inbox_id}
+    return bool(session.execute(_UNFINISHED_BEFORE, params).scalar())
+
+
+def has_unfinished_after(session: Session, conversation_id: str, inbox_id: int) -> bool:
+    """True when a later message of the conversation is waiting (or being relayed)."""
+    params = {"conversation_id": conversation_id, "inbox_id": inbox_id}
+    return bool(session.execute(_UNFINISHED_AFTER, params).scalar())
 
 
 def has_deferred_before(session: Session, conversation_id: str, inbox_id: int) -> bool:

@@ -20,6 +20,9 @@ MAX_ADDRESS_CHARS = 128
 MAX_MESSAGE_ID_CHARS = 128
 MAX_BODY_BYTES = 256 * 1024
 
+# Channels whose replies the client reads back instead of being pushed to it.
+READ_BACK_CHANNELS = frozenset({"local"})
+
 
 def check_bearer(request: InboundRequest, token: str) -> None:
     """Accept only `Authorization: Bearer <token>`; an unset token disables the endpoint."""

@@ -2,6 +2,11 @@
 
 Each step commits its own checkpoint, so a gateway that stops at any point resumes without
 repeating what the young person has already been sent.
+
+A message of the local channel whose conversation has nothing else in flight takes a shorter
+path with the same checkpoints (`receive`): stored, screened and claimed in one transaction,
+relayed by the request that brought it, answered in a second one. Its replies are read back by
+the client, so they are settled when queued instead of going through the outbox's sending loop.
 """
 
 from __future__ import annotations
@@ -9,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,11 +30,28 @@ from channels.conversations import (
 )
 from channels.database import Database, as_utc, utcnow
 from channels.errors import RasaUnavailable, describe
-from channels.inbox import InboxItem
-from channels.messages import BotMessage, Outbound, fold_rasa_messages, offered_buttons
+from channels.inbox import InboxItem, Stored
+from channels.local import READ_BACK_CHANNELS
+from channels.messages import (
+    BotMessage,
+    InboundMessage,
+    Outbound,
+    fold_rasa_messages,
+    offered_buttons,
+)
+from channels.outbox import OutboxItem
 from channels.rasa import RasaClient
 from channels.safeguarding import Safeguarding
-from channels.tables import CRISIS, HOLDING, REPLY, InboxRow
+from channels.tables import (
+    CRISIS,
+    FAILED,
+    HOLDING,
+    PENDING,
+    PROCESSING,
+    REPLY,
+    SENT,
+    InboxRow,
+)
 from channels.texts import (
     FALLBACK_HELP_TEXT,
     escape_slash,
@@ -68,6 +90,23 @@ class Prepared:
     conversation: Conversation
 
 
+@dataclass(frozen=True)
+class Received:
+    """A message just stored: `prepared` when it was also screened clean and claimed for relay."""
+
+    stored: Stored
+    prepared: Prepared | None = None
+
+
+@dataclass(frozen=True)
+class Answered:
+    """The dialogue's answer to one message, as queued; `more_waiting` when a later message of
+    the conversation is waiting behind it."""
+
+    messages: list[OutboxItem]
+    more_waiting: bool
+
+
 class Pipeline:
     """The gateway's steps for one message, each safe to repeat after a crash."""
 
@@ -93,6 +132,44 @@ class Pipeline:
         self.clock = clock
         self.rasa_unavailable = False
         self._escalation_backoff: dict[int, datetime] = {}
+
+    # -- steps 1 and 3 at once, for a message whose conversation has nothing in flight --------
+
+    def receive(self, message: InboundMessage, now: datetime) -> Received:
+        """Store a message; screen it and claim it for relay in the same transaction when it can
+        go straight on (nothing earlier of its conversation in flight, no escalation, Rasa not
+        known to be down). Otherwise the worker takes it from the inbox as usual.
+
+        Blocking: run it in a thread. If screening fails the message is still stored, alone,
+        and the worker screens it (with its own fallback).
+        """
+        try:
+            with self.db.transaction() as session:
+                return self._receive(session, message, now)
+        except Exception as exc:
+            log.error("receiving with the screen failed: %s", describe(exc))
+        with self.db.transaction() as session:
+            return Received(inbox.store_inbound(session, self.cipher, message, now))
+
+    def _receive(self, session: Session, message: InboundMessage, now: datetime) -> Received:
+        stored = inbox.store_inbound(session, self.cipher, message, now)
+        if not stored.created:
+            return Received(stored)
+        row = session.get(InboxRow, stored.inbox_id)
+        if row is None:  # pragma: no cover - just flushed in this transaction
+            return Received(stored)
+        self._screen(session, row)
+        if (
+            row.status != PENDING
+            or row.escalated
+            or self.rasa_unavailable
+            or inbox.has_unfinished_before(session, row.conversation_id, row.id)
+        ):
+            return Received(stored)
+        row.status = PROCESSING
+        row.next_attempt_at = now + self.retry.lease
+        prepared = self._prepare(session, row.id)
+        return Received(stored, prepared)
 
     # -- step 1: screen (never waits for earlier messages or for Rasa) -----------------------
 
@@ -224,8 +301,12 @@ class Pipeline:
     async def relay(self, inbox_id: int) -> None:
         """Relay one claimed message to Rasa and queue the answer (or defer it)."""
         prepared = await self.db.run(lambda session: self._prepare(session, inbox_id))
-        if prepared is None:
-            return
+        if prepared is not None:
+            await self.relay_prepared(prepared)
+
+    async def relay_prepared(self, prepared: Prepared) -> Answered | None:
+        """Relay a claimed, prepared message; the answer as queued, or None when deferred."""
+        inbox_id = prepared.item.id
         item, conversation = prepared.item, prepared.conversation
         if item.escalated and item.escalation_id is None:
             await asyncio.to_thread(self.record_escalation, item.id)
@@ -252,11 +333,11 @@ class Pipeline:
                 log.warning("Rasa unavailable: %s", exc)
             self.rasa_unavailable = True
             await self.db.run(lambda session: self._deferred(session, item, conversation))
-            return
+            return None
         if self.rasa_unavailable:
             log.info("Rasa reachable again")
         self.rasa_unavailable = False
-        await self.db.run(lambda session: self._answered(session, item, raw))
+        return await self.db.run(lambda session: self._answered(session, item, raw))
 
     def _prepare(self, session: Session, inbox_id: int) -> Prepared | None:
         item = inbox.get_item(session, self.cipher, inbox_id)
@@ -274,17 +355,22 @@ class Pipeline:
             return None
         return Prepared(item=item, conversation=conversation)
 
-    def _answered(self, session: Session, item: InboxItem, raw: list[dict[str, Any]]) -> None:
+    def _answered(
+        self, session: Session, item: InboxItem, raw: list[dict[str, Any]]
+    ) -> Answered | None:
         now = self.clock()
         if outbox.has_reply(session, item.id):
             inbox.mark_done(session, item.id, now)
-            return
+            return None
         messages = fold_rasa_messages(raw)
+        queued: list[OutboxItem] = []
         if messages:
-            self._queue(session, item, messages, REPLY, now)
+            queued = self._queue(session, item, messages, REPLY, now)
             set_offered(session, item.conversation_id, offered_buttons(messages))
         inbox.mark_done(session, item.id, now)
         log.info("answered inbox_id=%s messages=%s", item.id, len(messages))
+        more = inbox.has_unfinished_after(session, item.conversation_id, item.id)
+        return Answered(messages=queued, more_waiting=more)
 
     def _deferred(self, session: Session, item: InboxItem, conversation: Conversation) -> None:
         now = self.clock()
@@ -317,9 +403,10 @@ class Pipeline:
         messages: list[BotMessage],
         kind: str,
         now: datetime,
-    ) -> None:
+    ) -> list[OutboxItem]:
+        queued = []
         for rendered in self.channels[item.channel].render(messages):
-            outbox.enqueue(
+            outbox_id = outbox.enqueue(
                 session,
                 self.cipher,
                 conversation_id=item.conversation_id,
@@ -329,6 +416,42 @@ class Pipeline:
                 in_reply_to=item.id,
                 now=now,
             )
+            queued.append(
+                OutboxItem(
+                    id=outbox_id,
+                    conversation_id=item.conversation_id,
+                    channel=item.channel,
+                    kind=kind,
+                    status=PENDING,
+                    attempts=0,
+                    body=rendered.body,
+                    in_reply_to=item.id,
+                    created_at=now,
+                )
+            )
+        if item.channel in READ_BACK_CHANNELS:
+            queued = self._settle_read_back(session, queued, now)
+        return queued
+
+    def _settle_read_back(
+        self, session: Session, queued: list[OutboxItem], now: datetime
+    ) -> list[OutboxItem]:
+        # Nothing to push: the client reads its replies back. They are settled here as the
+        # sending loop would settle them (refused after STOP, otherwise sent), in the same
+        # transaction, instead of being claimed, loaded and marked one by one later.
+        if not queued:
+            return queued
+        conversation = get_conversation(session, queued[0].conversation_id)
+        settled = []
+        for queued_item in queued:
+            refused = outbox.refusal(queued_item, conversation)
+            if refused is not None:
+                outbox.mark_undeliverable(session, queued_item.id, 0, refused, now)
+                settled.append(replace(queued_item, status=FAILED))
+            else:
+                outbox.mark_sent(session, queued_item.id, f"read-back-{queued_item.id}", now)
+                settled.append(replace(queued_item, status=SENT))
+        return settled
 
     # -- step 4: deliver ------------------------------------------------------------------------
 

@@ -6,9 +6,10 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from channels.errors import describe
-from channels.pipeline import Pipeline
+from channels.pipeline import Answered, Pipeline, Prepared
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,7 @@ class Worker:
         self._wake_delivery = asyncio.Event()
         self._relays: set[asyncio.Task[None]] = set()
         self._deliveries: set[asyncio.Task[None]] = set()
+        self._inline: set[asyncio.Task[Answered | None]] = set()
 
     def wake(self) -> None:
         """Look for work now (a message was just stored, or queued to be sent)."""
@@ -103,7 +105,8 @@ class Worker:
         try:
             await asyncio.gather(*loops)
         finally:
-            tasks = set(loops) | self._relays | self._deliveries
+            tasks: set[asyncio.Task[Any]] = set(loops) | self._relays | self._deliveries
+            tasks |= self._inline
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -142,6 +145,32 @@ class Worker:
         await self._fill(
             self._deliveries, self.pipeline.claim_delivery, self.deliver, self._wake_deliveries
         )
+
+    def relay_now(self, prepared: Prepared) -> asyncio.Task[Answered | None]:
+        """Relay a message claimed as it was received, as a task of the worker's own.
+
+        The request that received it waits for the task; if that request goes away the relay
+        still finishes (or, when the worker stops, is cancelled and resumed after a restart).
+        """
+        task = asyncio.create_task(self._relay_prepared(prepared))
+        self._inline.add(task)
+        task.add_done_callback(self._inline.discard)
+        return task
+
+    async def _relay_prepared(self, prepared: Prepared) -> Answered | None:
+        inbox_id = prepared.item.id
+        try:
+            answered = await self.pipeline.relay_prepared(prepared)
+        except Exception as exc:
+            log.error(
+                "relaying inbox_id=%s failed (retried after its lease): %s", inbox_id, describe(exc)
+            )
+            answered = None
+        self.changed.notify(None if self.pipeline.rasa_unavailable else inbox_id)
+        if answered is None or answered.more_waiting:
+            # Deferred, failed or with a later message waiting behind it: the worker goes on.
+            self.wake()
+        return answered
 
     async def _relay(self, inbox_id: int) -> None:
         try:

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from sqlalchemy.engine import Engine
 
 from channels.gateway import create_app
 from channels.pipeline import RetryPolicy
@@ -61,6 +62,8 @@ class RunningGateway:
     safeguarding: Safeguarding
     port: int = dataclasses.field(default_factory=free_port)
     reply_wait: float = 10.0
+    poll_interval: float = 0.05
+    engine: Engine | None = None
     _server: uvicorn.Server | None = None
     _task: asyncio.Task[None] | None = None
 
@@ -76,8 +79,9 @@ class RunningGateway:
         app = create_app(
             self.settings,
             safeguarding=self.safeguarding,
+            engine=self.engine,
             retry=FAST_RETRY,
-            poll_interval=0.05,
+            poll_interval=self.poll_interval,
             reply_wait=self.reply_wait,
         )
         config = uvicorn.Config(

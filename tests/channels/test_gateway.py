@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text, update
+from sqlalchemy import event, func, select, text, update
 
 from channels.database import utcnow
 from channels.safeguarding import Safeguarding
-from channels.tables import DONE, PROCESSING, InboxRow, OutboxRow
+from channels.tables import DONE, PROCESSING, SENT, InboxRow, OutboxRow
 from tests.channels.conftest import RunningGateway
 from tests.support.db import fresh_settings
 from tests.support.fake_rasa import FakeRasa
@@ -70,6 +70,35 @@ async def test_message_is_relayed_and_answered(
     other = (await gateway.post("addr-2", "hi")).json()
     assert again["conversation_id"] == data["conversation_id"]
     assert other["conversation_id"] != data["conversation_id"]
+
+
+async def test_a_clean_message_is_answered_in_two_transactions(
+    gateway_settings: Settings, safeguarding: Safeguarding, fake_rasa: FakeRasa
+) -> None:
+    """Stored, screened and claimed in one transaction, answered in a second; the local
+    channel's replies are settled as they are queued, not sent one by one by the worker."""
+    engine = make_engine(gateway_settings.database_url)
+    commits: list[int] = []
+    event.listen(engine, "commit", lambda _conn: commits.append(1))
+    # The worker only polls once a minute: the answer cannot come from its rounds.
+    running = RunningGateway(gateway_settings, safeguarding, poll_interval=60.0, engine=engine)
+    await running.start()
+    try:
+        await asyncio.sleep(0.2)  # the worker's first round at start-up
+        before = len(commits)
+        data = (await running.post("addr-fast", "hello there")).json()
+        assert texts(data["messages"]) == ["echo: hello there"]
+        assert data["pending"] is False
+        assert data["cursor"] == data["messages"][0]["id"]
+        assert len(commits) - before == 2
+        with engine.connect() as conn:
+            assert conn.execute(select(InboxRow.status)).scalar() == DONE
+            assert conn.execute(select(OutboxRow.status)).scalar() == SENT
+        # What was answered is also what the client reads back.
+        assert texts((await running.fetch("addr-fast"))["messages"]) == ["echo: hello there"]
+    finally:
+        await running.stop()
+        engine.dispose()
 
 
 async def test_asking_is_folded_into_the_question(
