@@ -62,13 +62,17 @@ class Conversation:
 
 def ensure_conversation(
     session: Session, cipher: Cipher, channel: str, address: str, now: datetime
-) -> str:
-    """The conversation id for this address, creating the conversation on first contact."""
+) -> ConversationRow:
+    """The conversation for this address, created on first contact.
+
+    The row is returned so the caller can keep it: the session only holds weak references,
+    and a row nobody holds is read from the database again by the next lookup.
+    """
     conversation_id = conversation_id_for(cipher, channel, address)
     row = session.get(ConversationRow, conversation_id)
     if row is not None:
         row.last_seen_at = now
-        return conversation_id
+        return row
     row = ConversationRow(
         conversation_id=conversation_id,
         channel=channel,
@@ -84,14 +88,17 @@ def ensure_conversation(
         # SQLite work is serialised by the gateway, so no one else can insert it meanwhile.
         session.add(row)
         session.flush()
-        return conversation_id
+        return row
     try:
         with session.begin_nested():
             session.add(row)
     except IntegrityError:
         # Another replica created it at the same moment: same id, nothing to add.
-        pass
-    return conversation_id
+        existing = session.get(ConversationRow, conversation_id)
+        if existing is None:  # pragma: no cover - it was there a moment ago
+            raise
+        return existing
+    return row
 
 
 def get_conversation(session: Session, conversation_id: str) -> Conversation | None:

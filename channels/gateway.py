@@ -5,19 +5,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import aiohttp
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from channels import inbox, outbox
 from channels.channel import Channel, InboundRequest
+from channels.contain_errors import ContainErrors
 from channels.conversations import find_conversation_id
 from channels.database import Database, utcnow
 from channels.delivery import Delivery
@@ -141,7 +142,7 @@ def create_app(
         owned_engine = engine is None
         db = Database(engine if engine is not None else make_engine(settings.database_url))
         guard = safeguarding if safeguarding is not None else default_safeguarding()
-        async with httpx.AsyncClient(timeout=DEFAULT_TIMEOUT) as client:
+        async with aiohttp.ClientSession(timeout=DEFAULT_TIMEOUT) as client:
             pipeline = Pipeline(
                 db,
                 cipher,
@@ -186,16 +187,7 @@ def create_app(
     async def _bad_request(_request: Request, exc: BadRequest) -> JSONResponse:
         return JSONResponse({"error": str(exc)}, status_code=exc.status_code)
 
-    @app.middleware("http")
-    async def _contain_errors(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        # Type and route only: exception messages can carry the values that caused them.
-        try:
-            return await call_next(request)
-        except Exception as exc:
-            log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
-            return JSONResponse({"error": "internal error"}, status_code=500)
+    app.add_middleware(ContainErrors)
 
     def gateway_of(request: Request) -> Gateway:
         return request.app.state.gateway  # type: ignore[no-any-return]

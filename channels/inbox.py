@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import DateTime, Table, bindparam, exists, select, update
+from sqlalchemy import DateTime, Table, bindparam, exists, insert, select, update
 from sqlalchemy.orm import Session
 
 from channels.claims import claim, claim_statement
 from channels.conversations import ensure_conversation
 from channels.messages import InboundMessage
-from channels.tables import DONE, FAILED, PENDING, PROCESSING, InboxRow
+from channels.tables import DONE, FAILED, PENDING, PROCESSING, ConversationRow, InboxRow
 from youthlink.crypto import Cipher
 
 
@@ -59,27 +59,49 @@ class InboxItem:
 
 
 @dataclass(frozen=True)
+class Screened:
+    """What the screen found, as the inbox records it (ids and numbers only)."""
+
+    severity: int | None
+    categories: tuple[str, ...]
+    rule_ids: tuple[str, ...]
+    ruleset_version: str | None
+
+
+@dataclass(frozen=True)
 class Stored:
-    """Where an inbound message went: its inbox row and whether it was new."""
+    """Where an inbound message went: its inbox row and whether it was new.
+
+    `row` and `conversation` are the ORM rows of a message stored in this transaction; holding
+    them keeps later lookups in the same transaction from reading them back.
+    """
 
     inbox_id: int
     conversation_id: str
     created: bool
+    row: InboxRow | None = field(default=None, compare=False, repr=False)
+    conversation: ConversationRow | None = field(default=None, compare=False, repr=False)
+
+
+def find_stored(session: Session, message: InboundMessage) -> Stored | None:
+    """The message as already stored, when this provider id was received before."""
+    existing = session.execute(
+        _FIND_STORED, {"channel": message.channel, "provider_id": message.provider_message_id}
+    ).first()
+    if existing is None:
+        return None
+    return Stored(inbox_id=existing.id, conversation_id=existing.conversation_id, created=False)
 
 
 def store_inbound(
     session: Session, cipher: Cipher, message: InboundMessage, now: datetime
 ) -> Stored:
     """Store a message in the inbox, or find it if this provider id was already received."""
-    existing = session.execute(
-        select(InboxRow.id, InboxRow.conversation_id).where(
-            InboxRow.channel == message.channel,
-            InboxRow.provider_message_id == message.provider_message_id,
-        )
-    ).first()
+    existing = find_stored(session, message)
     if existing is not None:
-        return Stored(inbox_id=existing.id, conversation_id=existing.conversation_id, created=False)
-    conversation_id = ensure_conversation(session, cipher, message.channel, message.address, now)
+        return existing
+    conversation = ensure_conversation(session, cipher, message.channel, message.address, now)
+    conversation_id = conversation.conversation_id
     row = InboxRow(
         conversation_id=conversation_id,
         channel=message.channel,
@@ -95,7 +117,53 @@ def store_inbound(
     )
     session.add(row)
     session.flush()
-    return Stored(inbox_id=row.id, conversation_id=conversation_id, created=True)
+    return Stored(row.id, conversation_id, True, row=row, conversation=conversation)
+
+
+def store_claimed(
+    session: Session,
+    cipher: Cipher,
+    message: InboundMessage,
+    conversation_id: str,
+    verdict: Screened,
+    now: datetime,
+    lease_until: datetime,
+) -> InboxItem:
+    """Store a message already screened (not escalated) and claimed for relay, in one statement."""
+    values = {
+        "conversation_id": conversation_id,
+        "channel": message.channel,
+        "provider_message_id": message.provider_message_id,
+        "text_encrypted": cipher.encrypt(message.text),
+        "media_kind": message.media_kind,
+        "received_at": now,
+        "status": PROCESSING,
+        "attempts": 0,
+        "next_attempt_at": lease_until,
+        "screened": True,
+        "severity": verdict.severity,
+        "categories": json.dumps(list(verdict.categories)),
+        "rule_ids": json.dumps(list(verdict.rule_ids)),
+        "ruleset_version": verdict.ruleset_version,
+        "escalated": False,
+    }
+    inbox_id = int(session.execute(_INSERT, values).scalar_one())
+    return InboxItem(
+        id=inbox_id,
+        conversation_id=conversation_id,
+        channel=message.channel,
+        text=message.text,
+        status=PROCESSING,
+        attempts=0,
+        received_at=now,
+        screened=True,
+        severity=verdict.severity,
+        categories=tuple(verdict.categories),
+        rule_ids=tuple(verdict.rule_ids),
+        escalated=False,
+        escalation_id=None,
+        ruleset_version=verdict.ruleset_version,
+    )
 
 
 def get_item(session: Session, cipher: Cipher, inbox_id: int) -> InboxItem | None:
@@ -105,15 +173,18 @@ def get_item(session: Session, cipher: Cipher, inbox_id: int) -> InboxItem | Non
 
 
 def recent_texts(
-    session: Session, cipher: Cipher, conversation_id: str, before_id: int, limit: int = 6
+    session: Session,
+    cipher: Cipher,
+    conversation_id: str,
+    before_id: int | None,
+    limit: int = 6,
 ) -> list[str]:
-    """The young person's previous messages in this conversation, oldest first."""
-    rows = session.scalars(
-        select(InboxRow.text_encrypted)
-        .where(InboxRow.conversation_id == conversation_id, InboxRow.id < before_id)
-        .order_by(InboxRow.id.desc())
-        .limit(limit)
-    ).all()
+    """The young person's previous messages in this conversation, oldest first (all stored so
+    far when `before_id` is None)."""
+    query = select(InboxRow.text_encrypted).where(InboxRow.conversation_id == conversation_id)
+    if before_id is not None:
+        query = query.where(InboxRow.id < before_id)
+    rows = session.scalars(query.order_by(InboxRow.id.desc()).limit(limit)).all()
     return [cipher.decrypt(token) or "" for token in reversed(rows)]
 
 
@@ -183,6 +254,11 @@ def release_claims(session: Session, now: datetime) -> int:
 
 
 _INBOX = cast(Table, InboxRow.__table__)
+_INSERT = insert(_INBOX).returning(_INBOX.c.id)
+_FIND_STORED = select(_INBOX.c.id, _INBOX.c.conversation_id).where(
+    _INBOX.c.channel == bindparam("channel"),
+    _INBOX.c.provider_message_id == bindparam("provider_id"),
+)
 _MARK_DONE = (
     update(_INBOX)
     .where(_INBOX.c.id == bindparam("inbox_id"))
@@ -228,6 +304,19 @@ def _unfinished(later: bool) -> Any:
 
 _UNFINISHED_BEFORE = _unfinished(later=False)
 _UNFINISHED_AFTER = _unfinished(later=True)
+
+
+_UNFINISHED_ANY = select(
+    exists().where(
+        _INBOX.c.conversation_id == bindparam("conversation_id"),
+        _INBOX.c.status.in_((PENDING, PROCESSING)),
+    )
+)
+
+
+def has_unfinished(session: Session, conversation_id: str) -> bool:
+    """True when a message of the conversation is still waiting or being relayed."""
+    return bool(session.execute(_UNFINISHED_ANY, {"conversation_id": conversation_id}).scalar())
 
 
 def has_unfinished_before(session: Session, conversation_id: str, inbox_id: int) -> bool:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import DateTime, Table, bindparam, case, exists, func, select, update
+from sqlalchemy import DateTime, Table, bindparam, case, exists, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from channels.claims import claim, claim_statement
@@ -82,29 +82,34 @@ def enqueue(
     in_reply_to: int | None,
     now: datetime,
     notice: str | None = None,
+    status: str = PENDING,
+    error: str | None = None,
 ) -> int:
     """Queue one rendered message; returns its outbox id.
 
-    `notice` marks the gateway's own fixed replies (`channels.tables.NOTICES`).
+    `notice` marks the gateway's own fixed replies (`channels.tables.NOTICES`). A message that
+    is read back rather than sent is queued already settled: `status` SENT (or FAILED with the
+    `error` that refused it).
     """
-    row = OutboxRow(
-        conversation_id=conversation_id,
-        channel=channel,
-        body_encrypted=cipher.encrypt(json.dumps(dict(outbound.body), ensure_ascii=False)),
-        kind=kind,
-        status=PENDING,
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
-        in_reply_to=in_reply_to,
-        notice=notice,
-    )
-    session.add(row)
-    session.flush()
-    return row.id
+    values = {
+        "conversation_id": conversation_id,
+        "channel": channel,
+        "body_encrypted": cipher.encrypt(json.dumps(dict(outbound.body), ensure_ascii=False)),
+        "kind": kind,
+        "status": status,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+        "sent_at": now if status == SENT else None,
+        "in_reply_to": in_reply_to,
+        "notice": notice,
+        "error": error,
+    }
+    return int(session.execute(_INSERT, values).scalar_one())
 
 
 _OUTBOX = cast(Table, OutboxRow.__table__)
+_INSERT = insert(_OUTBOX).returning(_OUTBOX.c.id)
 _HAS_REPLY = select(
     exists().where(_OUTBOX.c.in_reply_to == bindparam("inbox_id"), _OUTBOX.c.kind == REPLY)
 )

@@ -24,6 +24,7 @@ from channels import inbox, outbox
 from channels.channel import Channel
 from channels.conversations import (
     Conversation,
+    ensure_conversation,
     get_conversation,
     lookup_address,
     set_offered,
@@ -47,7 +48,6 @@ from channels.tables import (
     FAILED,
     HOLDING,
     PENDING,
-    PROCESSING,
     REPLY,
     SENT,
     InboxRow,
@@ -152,24 +152,39 @@ class Pipeline:
             return Received(inbox.store_inbound(session, self.cipher, message, now))
 
     def _receive(self, session: Session, message: InboundMessage, now: datetime) -> Received:
+        stored = inbox.find_stored(session, message)
+        if stored is not None:
+            return Received(stored)
+        row = ensure_conversation(session, self.cipher, message.channel, message.address, now)
+        conversation = Conversation.from_row(row)
+        conversation_id = conversation.conversation_id
+        straight_on = not (
+            self.rasa_unavailable
+            or conversation.paused
+            or conversation.opted_out
+            or inbox.has_unfinished(session, conversation_id)
+        )
+        if straight_on:
+            history = inbox.recent_texts(session, self.cipher, conversation_id, None)
+            verdict = self.safeguarding.screen(message.text, history)
+            if not verdict.escalate(self.escalate_at):
+                screened = inbox.Screened(
+                    severity=int(verdict.severity),
+                    categories=tuple(verdict.categories),
+                    rule_ids=tuple(verdict.rule_ids),
+                    ruleset_version=str(verdict.ruleset_version),
+                )
+                lease_until = now + self.retry.lease
+                item = inbox.store_claimed(
+                    session, self.cipher, message, conversation_id, screened, now, lease_until
+                )
+                stored = Stored(item.id, conversation_id, True)
+                return Received(stored, Prepared(item=item, conversation=conversation))
+        # Everything else takes the worker's path: stored, then screened as every message is.
         stored = inbox.store_inbound(session, self.cipher, message, now)
-        if not stored.created:
-            return Received(stored)
-        row = session.get(InboxRow, stored.inbox_id)
-        if row is None:  # pragma: no cover - just flushed in this transaction
-            return Received(stored)
-        self._screen(session, row)
-        if (
-            row.status != PENDING
-            or row.escalated
-            or self.rasa_unavailable
-            or inbox.has_unfinished_before(session, row.conversation_id, row.id)
-        ):
-            return Received(stored)
-        row.status = PROCESSING
-        row.next_attempt_at = now + self.retry.lease
-        prepared = self._prepare(session, row.id)
-        return Received(stored, prepared)
+        if stored.row is not None:
+            self._screen(session, stored.row)
+        return Received(stored)
 
     # -- step 1: screen (never waits for earlier messages or for Rasa) -----------------------
 
@@ -404,8 +419,25 @@ class Pipeline:
         kind: str,
         now: datetime,
     ) -> list[OutboxItem]:
+        read_back = item.channel in READ_BACK_CHANNELS
+        # Read back by the client, nothing to push: settled as they are queued, as the sending
+        # loop would settle them (refused after STOP, otherwise sent), not claimed one by one.
+        conversation = get_conversation(session, item.conversation_id) if read_back else None
         queued = []
         for rendered in self.channels[item.channel].render(messages):
+            draft = OutboxItem(
+                id=0,
+                conversation_id=item.conversation_id,
+                channel=item.channel,
+                kind=kind,
+                status=PENDING,
+                attempts=0,
+                body=rendered.body,
+                in_reply_to=item.id,
+                created_at=now,
+            )
+            refused = outbox.refusal(draft, conversation) if read_back else None
+            status = PENDING if not read_back else FAILED if refused else SENT
             outbox_id = outbox.enqueue(
                 session,
                 self.cipher,
@@ -415,43 +447,11 @@ class Pipeline:
                 kind=kind,
                 in_reply_to=item.id,
                 now=now,
+                status=status,
+                error=refused,
             )
-            queued.append(
-                OutboxItem(
-                    id=outbox_id,
-                    conversation_id=item.conversation_id,
-                    channel=item.channel,
-                    kind=kind,
-                    status=PENDING,
-                    attempts=0,
-                    body=rendered.body,
-                    in_reply_to=item.id,
-                    created_at=now,
-                )
-            )
-        if item.channel in READ_BACK_CHANNELS:
-            queued = self._settle_read_back(session, queued, now)
+            queued.append(replace(draft, id=outbox_id, status=status))
         return queued
-
-    def _settle_read_back(
-        self, session: Session, queued: list[OutboxItem], now: datetime
-    ) -> list[OutboxItem]:
-        # Nothing to push: the client reads its replies back. They are settled here as the
-        # sending loop would settle them (refused after STOP, otherwise sent), in the same
-        # transaction, instead of being claimed, loaded and marked one by one later.
-        if not queued:
-            return queued
-        conversation = get_conversation(session, queued[0].conversation_id)
-        settled = []
-        for queued_item in queued:
-            refused = outbox.refusal(queued_item, conversation)
-            if refused is not None:
-                outbox.mark_undeliverable(session, queued_item.id, 0, refused, now)
-                settled.append(replace(queued_item, status=FAILED))
-            else:
-                outbox.mark_sent(session, queued_item.id, f"read-back-{queued_item.id}", now)
-                settled.append(replace(queued_item, status=SENT))
-        return settled
 
     # -- step 4: deliver ------------------------------------------------------------------------
 

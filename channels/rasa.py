@@ -1,24 +1,31 @@
-"""The relay to Rasa's REST channel."""
+"""The relay to Rasa's REST channel.
+
+aiohttp rather than httpx here: this call is made for every message, and httpx's per-request
+machinery (anyio cancel scopes, a lock and an event per request) cost the gateway about twice
+as much CPU as aiohttp for the same call.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Mapping
 from typing import Any
 
-import httpx
+import aiohttp
 
 from channels.errors import RasaUnavailable
 
-DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=3.0)
+DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=60.0, sock_connect=3.0)
 """Connecting fails fast (Rasa down); a turn may take a while (custom actions)."""
 
 
 class RasaClient:
     """Sends one young person's message to Rasa and returns what the bot says."""
 
-    def __init__(self, base_url: str, client: httpx.AsyncClient) -> None:
+    def __init__(self, base_url: str, session: aiohttp.ClientSession) -> None:
         self._url = base_url.rstrip("/") + "/webhooks/rest/webhook"
-        self._client = client
+        self._session = session
 
     async def send(
         self, sender: str, message: str, metadata: Mapping[str, Any]
@@ -26,13 +33,14 @@ class RasaClient:
         """POST to the REST webhook; raise `RasaUnavailable` on anything but a JSON list."""
         payload = {"sender": sender, "message": message, "metadata": dict(metadata)}
         try:
-            response = await self._client.post(self._url, json=payload)
-        except httpx.HTTPError as exc:
+            async with self._session.post(self._url, json=payload) as response:
+                if response.status != 200:
+                    raise RasaUnavailable(f"Rasa answered HTTP {response.status}")
+                body = await response.read()
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise RasaUnavailable(f"Rasa not reachable ({type(exc).__name__})") from exc
-        if response.status_code != 200:
-            raise RasaUnavailable(f"Rasa answered HTTP {response.status_code}")
         try:
-            data = response.json()
+            data = json.loads(body)
         except ValueError as exc:
             raise RasaUnavailable("Rasa answered with something that is not JSON") from exc
         if not isinstance(data, list):

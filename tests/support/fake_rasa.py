@@ -43,6 +43,9 @@ class FakeRasa:
     api_status_code: int = 200
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     paused: set[str] = field(default_factory=set)
+    # Keep connections open between requests as Rasa (Sanic) does; off by default so that
+    # `stop` really cuts every client off.
+    keep_alive: bool = False
     _server: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -95,6 +98,11 @@ class FakeRasa:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if fake.keep_alive else "HTTP/1.0"
+            # Headers and body go out in two writes: without this, a kept-alive connection
+            # waits for the client's delayed acknowledgement (40 ms) between them.
+            disable_nagle_algorithm = True
+
             def do_POST(self) -> None:
                 parts = urlsplit(self.path)
                 if parts.path.startswith("/conversations/") and parts.path.endswith(
