@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -25,8 +26,13 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from tests.support.db import postgres_database  # noqa: E402
 from tests.support.evaldata import eval_dir, load_jsonl  # noqa: E402
 from tests.support.stack import APP_BIN, Stack, running_stack  # noqa: E402
+
+# Rasa's conversation locks in Redis, so that several Rasa processes can share the conversations
+# (its own database number, kept apart from anything else on the machine).
+SCALE_LOCK_STORE = {"type": "redis", "url": "127.0.0.1", "port": 6379, "db": 7}
 
 ORDER = [
     "consent", "age", "preferred_name", "concerns", "interests", "what_matters", "area",
@@ -82,10 +88,11 @@ async def latency(stack: Stack, cases: list[dict[str, Any]], rounds: int) -> Non
     print(f"  straight to Rasa : p50 {d50:7.1f} ms  p95 {d95:7.1f} ms")
     print(f"  through gateway  : p50 {g50:7.1f} ms  p95 {g95:7.1f} ms")
     print(f"  gateway/Rasa p95 ratio: {g95 / d95:.2f} (adds {100 * (g95 / d95 - 1):+.0f}%)")
+    print(f"  gateway/Rasa p50 ratio: {g50 / d50:.2f} (adds {100 * (g50 / d50 - 1):+.0f}%)")
 
 
 async def throughput(stack: Stack, cases: list[dict[str, Any]], concurrency: int, seconds: float,
-                     path: str) -> None:  # fmt: skip
+                     path: str) -> int:  # fmt: skip
     times: list[float] = []
     deadline = time.monotonic() + seconds
 
@@ -110,16 +117,58 @@ async def throughput(stack: Stack, cases: list[dict[str, Any]], concurrency: int
         f"{len(times) / elapsed:6.1f} msg/s, p50 {percentile(times, 50) * 1000:6.1f} ms, "
         f"p95 {percentile(times, 95) * 1000:6.1f} ms ({len(times)} messages in {elapsed:.0f} s)"
     )
+    return len(times)
+
+
+def process_tree(pid: int) -> list[int]:
+    """A process and all its descendants (Rasa's Sanic workers are children of the first)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(children.get(current, []))
+    return found
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User plus system CPU time of these processes so far."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def memory(stack: Stack) -> None:
     print("resident memory per process:")
     for name, proc in stack.processes.items():
-        rss_kb = 0
-        for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                rss_kb = int(line.split()[1])
-        print(f"  {name:8s}: {rss_kb / 1024:7.1f} MB")
+        sizes = []
+        for pid in process_tree(proc.pid):
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    sizes.append(int(line.split()[1]) / 1024)
+        shown = " + ".join(f"{size:.1f}" for size in sizes)
+        print(f"  {name:8s}: {shown} MB")
+
+
+def yardstick() -> float:
+    """Seconds of CPU for a fixed pure-Python loop: how fast this machine is right now."""
+    started = time.process_time()
+    total = 0
+    for number in range(10_000_000):
+        total += number
+    return time.process_time() - started
 
 
 def category_recall(stack: Stack) -> None:
@@ -144,14 +193,44 @@ def category_recall(stack: Stack) -> None:
         )
 
 
+def measure(stack: Stack, cases: list[dict[str, Any]]) -> None:
+    """Latency one at a time, then 16 concurrent (with each process's CPU per message)."""
+    asyncio.run(latency(stack, cases, rounds=4))
+    asyncio.run(throughput(stack, cases, concurrency=16, seconds=30, path="rasa"))
+    trees = {name: process_tree(proc.pid) for name, proc in stack.processes.items()}
+    before = {name: cpu_seconds(pids) for name, pids in trees.items()}
+    handled = asyncio.run(throughput(stack, cases, concurrency=16, seconds=30, path="gateway"))
+    used = {name: cpu_seconds(pids) - before[name] for name, pids in trees.items()}
+    print(
+        "  CPU per message: "
+        + ", ".join(f"{name} {seconds / handled * 1000:.1f} ms" for name, seconds in used.items())
+    )
+    memory(stack)
+
+
 def main() -> None:
     cases = [c for c in load_jsonl("referrals_dev.jsonl") if c["expect"].get("referral", 1)]
+    print(f"CPU yardstick: a 10-million-step Python loop takes {yardstick():.2f} s here")
+    print("== embedded default: SQLite, one Rasa process (make run)")
     with tempfile.TemporaryDirectory() as tmp, running_stack(Path(tmp)) as stack:
         category_recall(stack)
-        asyncio.run(latency(stack, cases, rounds=2))
-        asyncio.run(throughput(stack, cases, concurrency=16, seconds=30, path="rasa"))
-        asyncio.run(throughput(stack, cases, concurrency=16, seconds=30, path="gateway"))
-        memory(stack)
+        measure(stack, cases)
+    print("== at scale: PostgreSQL, Redis lock store, two Rasa workers (docs/operations.md)")
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        postgres_database() as app_url,
+        postgres_database() as tracker_url,
+        running_stack(
+            Path(tmp),
+            endpoints={"lock_store": SCALE_LOCK_STORE},
+            SANIC_WORKERS="2",
+            YOUTHLINK_DATABASE_URL=app_url,
+            # Rasa's environment reaches PostgreSQL through psycopg2, SQLAlchemy's default driver.
+            YOUTHLINK_TRACKER_DB_URL=tracker_url.replace("+psycopg", ""),
+        ) as stack,
+    ):
+        measure(stack, cases)
+    print(f"CPU yardstick: a 10-million-step Python loop takes {yardstick():.2f} s here")
 
 
 if __name__ == "__main__":

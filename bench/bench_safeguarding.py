@@ -25,21 +25,48 @@ from safeguarding_rules.matcher import STRATEGIES  # noqa: E402
 from safeguarding_rules.ruleset import RuleSet  # noqa: E402
 
 BENIGN = [
-    "i love football and want to join a team", "my mum says i spend too long on my phone",
-    "school is so boring this week", "i had a fight with my best friend", "lol that was funny",
-    "i want to learn to cook", "exams are stressing me out", "i like drawing anime",
-    "can you help me find a dance class", "my dad works nights so i look after my brother",
-    "i got a detention for being late", "we went to the park after school", "i'm dead 😂",
-    "this homework is killing me", "my phone died again", "i want to get fitter",
-    "i don't really have many friends", "i go to youth club on tuesdays", "i'm so tired today",
-    "i'm starving what's for tea", "i killed it in my dance exam", "my nan died last year",
-    "i feel a bit lonely sometimes", "i want to do volunteering", "i play fortnite with my mates",
-    "i cut my hair short", "we did a drugs awareness lesson", "i love my dog so much",
+    "i love football and want to join a team",
+    "my mum says i spend too long on my phone",
+    "school is so boring this week",
+    "i had a fight with my best friend",
+    "lol that was funny",
+    "i want to learn to cook",
+    "exams are stressing me out",
+    "i like drawing anime",
+    "can you help me find a dance class",
+    "my dad works nights so i look after my brother",
+    "i got a detention for being late",
+    "we went to the park after school",
+    "i'm dead 😂",
+    "this homework is killing me",
+    "my phone died again",
+    "i want to get fitter",
+    "i don't really have many friends",
+    "i go to youth club on tuesdays",
+    "i'm so tired today",
+    "i'm starving what's for tea",
+    "i killed it in my dance exam",
+    "my nan died last year",
+    "i feel a bit lonely sometimes",
+    "i want to do volunteering",
+    "i play fortnite with my mates",
+    "i cut my hair short",
+    "we did a drugs awareness lesson",
+    "i love my dog so much",
 ]
 RISKY = [
-    "i want to kill myself", "i've been cutting again", "my dad hits me", "he asked for nudes",
-    "they send me out country", "i keep a knife in my bag", "i make myself sick after eating",
-    "someone is following me", "i'm addicted to ket", "i'm homeless", "kms", "i want to die",
+    "i want to kill myself",
+    "i've been cutting again",
+    "my dad hits me",
+    "he asked for nudes",
+    "they send me out country",
+    "i keep a knife in my bag",
+    "i make myself sick after eating",
+    "someone is following me",
+    "i'm addicted to ket",
+    "i'm homeless",
+    "kms",
+    "i want to die",
 ]
 
 
@@ -127,14 +154,20 @@ def main() -> None:
     load_wall = statistics.median(w for _, w in loads)
     texts = messages(args.messages)
     print("YouthLink safeguarding rules benchmark")
-    print(f"python {sys.version.split()[0]}; rule set {base.version}: {len(base.rules)} rules,"
-          f" {patterns} patterns, {len(base.combinations)} combination(s)")
-    print(f"load (read, check, compile, build prefilter): {load_cpu:.3f} s CPU,"
-          f" {load_wall:.3f} s wall (median of 3)")
+    print(
+        f"python {sys.version.split()[0]}; rule set {base.version}: {len(base.rules)} rules,"
+        f" {patterns} patterns, {len(base.combinations)} combination(s)"
+    )
+    print(
+        f"load (read, check, compile, build prefilter): {load_cpu:.3f} s CPU,"
+        f" {load_wall:.3f} s wall (median of 3)"
+    )
     print(f"messages: {len(texts)} x 160 characters, ~5% with a disclosure, one core")
     print()
-    print(f"{'strategy':<12} {'msgs/s':>9} {'(wall)':>9} {'p50 us':>8} {'p99 us':>8}"
-          f" {'max us':>8} {'p99 wall':>9} {'build s':>8}")
+    print(
+        f"{'strategy':<12} {'msgs/s':>9} {'(wall)':>9} {'p50 us':>8} {'p99 us':>8}"
+        f" {'max us':>8} {'p99 wall':>9} {'build s':>8}"
+    )
     results = {}
     for name, strategy in STRATEGIES.items():
         cpu0 = time.process_time()
@@ -144,8 +177,10 @@ def main() -> None:
         sample = texts if name == "prefilter" else texts[: max(len(texts) // 10, 500)]
         r = measure(ruleset, sample)
         results[name] = r
-        print(f"{name:<12} {r['rate_cpu']:>9.0f} {r['rate_wall']:>9.0f} {r['p50']:>8.1f}"
-              f" {r['p99']:>8.1f} {r['max']:>8.1f} {r['p99_wall']:>9.1f} {build:>8.3f}")
+        print(
+            f"{name:<12} {r['rate_cpu']:>9.0f} {r['rate_wall']:>9.0f} {r['p50']:>8.1f}"
+            f" {r['p99']:>8.1f} {r['max']:>8.1f} {r['p99_wall']:>9.1f} {build:>8.3f}"
+        )
     fastest = max(results, key=lambda n: results[n]["rate_cpu"])
     print(f"kept: prefilter (the rule set's default); fastest here: {fastest}")
     cpu0 = time.process_time()

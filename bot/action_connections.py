@@ -3,8 +3,10 @@
 Rasa 3.6 opens a new aiohttp session (and so a new TCP connection) for every call to the action
 server, two calls on most form turns: under load that was 8% of the Rasa server's CPU. Listed
 in the pipeline, this component makes `EndpointConfig.request` use one session per endpoint
-URL and event loop, kept for the life of the process. Requests, headers, parameters, timeouts
-and errors are as Rasa makes them; an endpoint with its own CA file keeps Rasa's own path.
+URL and event loop, kept for the life of the process, and encode the request (the whole
+tracker, 8% of the CPU) with ujson, which Rasa already depends on, rather than the standard
+library's encoder. Requests, headers, parameters, timeouts and errors are as Rasa makes them;
+an endpoint with its own CA file keeps Rasa's own path.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import asyncio
 from typing import Any
 
 import aiohttp
+import ujson
 from aiohttp.client_exceptions import ContentTypeError
 from rasa.core.constants import DEFAULT_REQUEST_TIMEOUT
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -41,6 +44,7 @@ def _session_for(endpoint: EndpointConfig) -> aiohttp.ClientSession:
             headers=endpoint.headers,
             auth=auth,
             timeout=aiohttp.ClientTimeout(total=DEFAULT_REQUEST_TIMEOUT),
+            json_serialize=ujson.dumps,
         )
         _sessions[key] = session
     return session

@@ -52,12 +52,17 @@ def installed() -> Any:
 
 def test_calls_share_one_connection_and_answer_as_rasa_expects() -> None:
     async def calls(endpoint: EndpointConfig) -> list[Any]:
-        return [await endpoint.request(json={"next_action": f"a{n}"}) for n in range(3)]
+        return [
+            await endpoint.request(json={"next_action": f"a{n}", "text": "café 😊 a/b"})
+            for n in range(3)
+        ]
 
     results, peers, seen = asyncio.run(serve_and_call(calls))
     assert results == [{"events": [], "responses": []}] * 3
     assert len(peers) == 1  # one TCP connection for all three calls
-    assert seen == [{"token": "t0k", "next_action": f"a{n}"} for n in range(3)]
+    assert seen == [
+        {"token": "t0k", "next_action": f"a{n}", "text": "café 😊 a/b"} for n in range(3)
+    ]
 
 
 def test_errors_and_non_json_answers_are_as_rasa_reports_them() -> None:

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator, Mapping
+from typing import Any
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -136,15 +137,25 @@ class Stack:
             self.stop(name)
 
 
-def write_endpoints(workdir: Path, actions_url: str) -> None:
-    """The repo's endpoints.yml, pointed at this stack's action server."""
+def write_endpoints(
+    workdir: Path, actions_url: str, extra: Mapping[str, Any] | None = None
+) -> None:
+    """The repo's endpoints.yml, pointed at this stack's action server (plus `extra` sections,
+    a Redis lock store say)."""
     endpoints = yaml.safe_load((REPO / "bot" / "endpoints.yml").read_text(encoding="utf-8")) or {}
     endpoints["action_endpoint"] = {"url": f"{actions_url}/webhook"}
+    endpoints.update(extra or {})
     (workdir / "endpoints.yml").write_text(yaml.safe_dump(endpoints), encoding="utf-8")
 
 
 @contextlib.contextmanager
-def running_stack(workdir: Path, *, debug: bool = False, **extra_env: str) -> Iterator[Stack]:
+def running_stack(
+    workdir: Path,
+    *,
+    debug: bool = False,
+    endpoints: Mapping[str, Any] | None = None,
+    **extra_env: str,
+) -> Iterator[Stack]:
     """Migrate a fresh database and start all four processes; stop them all afterwards.
 
     With `debug`, every process logs at DEBUG (to files in `workdir`), as the log test needs.
@@ -153,7 +164,7 @@ def running_stack(workdir: Path, *, debug: bool = False, **extra_env: str) -> It
     if debug:
         extra_env.setdefault("YOUTHLINK_LOG_LEVEL", "DEBUG")
     env = stack_env(workdir, ports, **extra_env)
-    write_endpoints(workdir, env["YOUTHLINK_ACTIONS_URL"])
+    write_endpoints(workdir, env["YOUTHLINK_ACTIONS_URL"], endpoints)
     subprocess.run([str(APP_BIN / "youthlink"), "db", "upgrade"], cwd=REPO, env=env, check=True)
     stack = Stack(workdir=workdir, ports=ports, env=env, debug=debug)
     try:
