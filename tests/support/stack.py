@@ -9,9 +9,9 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator, Mapping
-from typing import Any
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import yaml
