@@ -1,8 +1,8 @@
 """Keeps the Rasa server's HTTP connections to the action server open between calls.
 
 Rasa 3.6 opens a new aiohttp session (and so a new TCP connection) for every call to the action
-server, two calls on most form turns: under load that was 8% of the Rasa server's CPU. Listed
-in the pipeline, this component makes `EndpointConfig.request` use one session per endpoint
+server, two calls on most form turns: under load that was 8% of the Rasa server's CPU. Installed
+by `bot.speedups`, this makes `EndpointConfig.request` use one session per endpoint
 URL and event loop, kept for the life of the process, and encode the request (the whole
 tracker, 8% of the CPU) with ujson, which Rasa already depends on, rather than the standard
 library's encoder. Requests, headers, parameters, timeouts and errors are as Rasa makes them;
@@ -18,12 +18,6 @@ import aiohttp
 import ujson
 from aiohttp.client_exceptions import ContentTypeError
 from rasa.core.constants import DEFAULT_REQUEST_TIMEOUT
-from rasa.engine.graph import ExecutionContext, GraphComponent
-from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
-from rasa.shared.nlu.training_data.message import Message
-from rasa.shared.nlu.training_data.training_data import TrainingData
 from rasa.utils.endpoints import ClientResponseError, EndpointConfig, concat_url
 
 _original_request = EndpointConfig.request
@@ -90,25 +84,3 @@ async def request(
 def install() -> None:
     """Make Rasa keep its connections to endpoints open."""
     EndpointConfig.request = request  # type: ignore[method-assign]
-
-
-@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
-class KeepActionConnections(GraphComponent):
-    """Installs the kept connections when the model loads; leaves messages as they are."""
-
-    @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> KeepActionConnections:
-        install()
-        return cls()
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        return training_data
-
-    def process(self, messages: list[Message]) -> list[Message]:
-        return messages

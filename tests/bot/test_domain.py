@@ -46,7 +46,7 @@ def test_every_question_is_asked_by_an_action() -> None:
 def test_the_gate_runs_last_in_the_pipeline() -> None:
     config = yaml.safe_load((REPO / "config.yml").read_text(encoding="utf-8"))
     names = [c["name"] for c in config["pipeline"]]
-    classifiers = [n for n in names if n != "bot.action_checks.CompiledActionChecks"]
+    classifiers = [n for n in names if n != "bot.speedups.RasaSpeedups"]
     assert classifiers[-1] == "bot.safeguarding_gate.SafeguardingGate"
     assert names.index("bot.intent_guard.IntentGuard") > names.index("LogisticRegressionClassifier")
 
