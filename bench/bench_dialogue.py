@@ -26,13 +26,13 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.support.db import postgres_database  # noqa: E402
 from tests.support.evaldata import eval_dir, load_jsonl  # noqa: E402
 from tests.support.stack import APP_BIN, Stack, running_stack  # noqa: E402
+from youthlink.rasa_endpoints import lock_store  # noqa: E402
 
-# Rasa's conversation locks in Redis, so that several Rasa processes can share the conversations
-# (its own database number, kept apart from anything else on the machine).
-SCALE_LOCK_STORE = {"type": "redis", "url": "127.0.0.1", "port": 6379, "db": 7}
+# Several Rasa processes share their conversation locks in Redis (a database number of the
+# benchmark's own, kept apart from anything else on the machine).
+REDIS_URL = os.environ.get("YOUTHLINK_BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
 
 ORDER = [
     "consent", "age", "preferred_name", "concerns", "interests", "what_matters", "area",
@@ -215,18 +215,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, running_stack(Path(tmp)) as stack:
         category_recall(stack)
         measure(stack, cases)
-    print("== at scale: PostgreSQL, Redis lock store, two Rasa workers (docs/operations.md)")
+    print("== two Rasa processes sharing a Redis lock store; SQLite (YOUTHLINK_RASA_WORKERS=2)")
     with (
         tempfile.TemporaryDirectory() as tmp,
-        postgres_database() as app_url,
-        postgres_database() as tracker_url,
         running_stack(
             Path(tmp),
-            endpoints={"lock_store": SCALE_LOCK_STORE},
+            endpoints={"lock_store": lock_store(REDIS_URL)},
             SANIC_WORKERS="2",
-            YOUTHLINK_DATABASE_URL=app_url,
-            # Rasa's environment reaches PostgreSQL through psycopg2, SQLAlchemy's default driver.
-            YOUTHLINK_TRACKER_DB_URL=tracker_url.replace("+psycopg", ""),
         ) as stack,
     ):
         measure(stack, cases)

@@ -23,6 +23,9 @@ YOUTHLINK_RASA_URL=http://127.0.0.1:5005
 YOUTHLINK_HANDOFF_URL=http://127.0.0.1:8081
 YOUTHLINK_GATEWAY_URL=http://127.0.0.1:8080
 YOUTHLINK_ESCALATE_AT=4
+# Rasa uses one core per process. With more cores, run several (they share a Redis lock store):
+# YOUTHLINK_RASA_WORKERS=2
+# YOUTHLINK_REDIS_URL=redis://127.0.0.1:6379/0
 # Telegram: set TELEGRAM_BOT_TOKEN (from BotFather) to use it; the webhook secret is ready.
 TELEGRAM_SECRET_TOKEN={telegram_secret}
 """

@@ -1,0 +1,93 @@
+"""Rasa as two processes sharing a Redis lock store: conversations still complete correctly.
+
+Several conversations run at once, so their turns land on both Rasa processes; each one's
+turns must still see its own earlier turns (the tracker store is read on every turn) and never
+run at the same time (the lock store).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.db import skip_or_fail
+from tests.support.evaldata import eval_dir, load_jsonl
+from tests.support.stack import APP_BIN, REPO, Stack, running_stack
+from youthlink.rasa_endpoints import lock_store
+
+pytestmark = pytest.mark.e2e
+
+REDIS_URL = os.environ.get("YOUTHLINK_TEST_REDIS_URL", "redis://127.0.0.1:6379/8")
+RUNS = 3
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if ppid == pid:
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.fixture(scope="module")
+def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.flushdb()
+    except redis.RedisError:
+        skip_or_fail(f"Redis is not reachable at {REDIS_URL}")
+    finally:
+        client.close()
+    with running_stack(
+        tmp_path_factory.mktemp("workers"),
+        endpoints={"lock_store": lock_store(REDIS_URL)},
+        SANIC_WORKERS="2",
+    ) as running:
+        yield running
+
+
+def test_conversations_complete_across_two_rasa_processes(two_workers: Stack) -> None:
+    rasa = two_workers.processes["rasa"]
+    assert len(children(rasa.pid)) >= 2, "Rasa should run as two worker processes"
+    script = str(eval_dir() / "referrals_dev.jsonl")
+    runs = [
+        subprocess.Popen(
+            [str(APP_BIN / "youthlink"), "chat", "--script", script],
+            cwd=REPO, env=two_workers.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        for _ in range(RUNS)
+    ]
+    outcomes: list[dict[str, Any]] = []
+    for run in runs:
+        out, err = run.communicate(timeout=900)
+        assert run.returncode == 0, err[-3000:]
+        outcomes += [json.loads(line) for line in out.splitlines() if line.strip()]
+    cases = {case["id"]: case for case in load_jsonl("referrals_dev.jsonl")}
+    assert len(outcomes) == RUNS * len(cases)
+    for outcome in outcomes:
+        expect = cases[outcome["id"]]["expect"]
+        referral = outcome["referral"]
+        if "referral" in expect and expect["referral"] is None:
+            assert referral is None, outcome["transcript"]
+            continue
+        assert referral is not None, outcome["transcript"]
+        assert referral["young_person"]["age_band"] == expect["age_band"]
+        concerns = {item["category"] for item in referral["concerns"]}
+        assert set(expect.get("concerns", [])) <= concerns, outcome["transcript"]
+    # Every conversation is its own: no two outcomes share a referral.
+    ids = [o["referral"]["referral_id"] for o in outcomes if o["referral"]]
+    assert len(ids) == len(set(ids))
