@@ -63,12 +63,16 @@ def test_conversations_complete_across_two_rasa_processes(two_workers: Stack) ->
     rasa = two_workers.processes["rasa"]
     assert len(children(rasa.pid)) >= 2, "Rasa should run as two worker processes"
     script = str(eval_dir() / "referrals_dev.jsonl")
+    command = [str(APP_BIN / "youthlink"), "chat", "--script", script]
     runs = [
         subprocess.Popen(
-            [str(APP_BIN / "youthlink"), "chat", "--script", script],
-            cwd=REPO, env=two_workers.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            command,
+            cwd=REPO,
+            env=two_workers.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-        )  # fmt: skip
+        )
         for _ in range(RUNS)
     ]
     outcomes: list[dict[str, Any]] = []
