@@ -7,10 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import DateTime, Table, bindparam, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from channels.database import Executor
 from channels.messages import Button, buttons_from_json, buttons_to_json
 from channels.tables import ConversationRow
 from youthlink.crypto import Cipher
@@ -138,7 +142,66 @@ _SET_OFFERED = (
 )
 
 
-def set_offered(session: Session, conversation_id: str, buttons: tuple[Button, ...]) -> None:
+_READ = select(
+    _CONVERSATIONS.c.conversation_id,
+    _CONVERSATIONS.c.channel,
+    _CONVERSATIONS.c.opted_out,
+    _CONVERSATIONS.c.paused,
+    _CONVERSATIONS.c.age_band,
+    _CONVERSATIONS.c.offered_buttons,
+    _CONVERSATIONS.c.opted_out_at,
+    _CONVERSATIONS.c.opt_out_inbox_id,
+    _CONVERSATIONS.c.reply_from,
+).where(_CONVERSATIONS.c.conversation_id == bindparam("conversation"))
+_TOUCH = (
+    update(_CONVERSATIONS)
+    .where(_CONVERSATIONS.c.conversation_id == bindparam("conversation"))
+    .values(last_seen_at=bindparam("now", type_=DateTime(timezone=True)))
+)
+
+
+def read_conversation(db: Executor, conversation_id: str) -> Conversation | None:
+    """The conversation as it is stored now, or None (one statement, no ORM)."""
+    row = db.execute(_READ, {"conversation": conversation_id}).first()
+    return None if row is None else Conversation.from_row(cast(ConversationRow, row))
+
+
+def create_conversation(
+    connection: Connection, cipher: Cipher, channel: str, address: str, now: datetime
+) -> Conversation:
+    """Store a new conversation for this address (nothing happens if it exists already: another
+    gateway replica may create it at the same moment) and return it as new."""
+    conversation_id = conversation_id_for(cipher, channel, address)
+    values = {
+        "conversation_id": conversation_id,
+        "channel": channel,
+        "address_hash": cipher.lookup_hash(channel, address),
+        "address_encrypted": cipher.encrypt(address),
+        "created_at": now,
+        "last_seen_at": now,
+        "opted_out": False,
+        "paused": False,
+        "offered_buttons": "[]",
+    }
+    dialect = connection.dialect.name
+    insert_into = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    connection.execute(insert_into(_CONVERSATIONS).values(values).on_conflict_do_nothing())
+    return Conversation(
+        conversation_id=conversation_id,
+        channel=channel,
+        opted_out=False,
+        paused=False,
+        age_band=None,
+        offered=(),
+    )
+
+
+def touch_conversation(db: Executor, conversation_id: str, now: datetime) -> None:
+    """Note that the young person wrote now (retention counts from the last message)."""
+    db.execute(_TOUCH, {"conversation": conversation_id, "now": now})
+
+
+def set_offered(session: Executor, conversation_id: str, buttons: tuple[Button, ...]) -> None:
     """Remember the buttons of the bot's latest reply (replacing the previous ones)."""
     offered = json.dumps(buttons_to_json(buttons))
     session.execute(_SET_OFFERED, {"conversation": conversation_id, "offered": offered})

@@ -7,14 +7,18 @@ import contextlib
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import TypeAlias, TypeVar
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from youthlink.db import make_sessionmaker
 
 T = TypeVar("T")
+
+# What the statements built once (Core) run on: an ORM session, or a bare connection where a
+# hot path has no use for the ORM's bookkeeping.
+Executor: TypeAlias = Session | Connection
 
 
 def utcnow() -> datetime:
@@ -46,6 +50,22 @@ class Database:
         guard = self._lock if self._lock is not None else contextlib.nullcontext()
         with guard, self._sessions() as session, session.begin():
             yield session
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """A bare connection in a transaction (no ORM session), serialised as `transaction`."""
+        guard = self._lock if self._lock is not None else contextlib.nullcontext()
+        with guard, self.engine.begin() as connection:
+            yield connection
+
+    def call_core(self, fn: Callable[[Connection], T]) -> T:
+        """Run `fn(connection)` in one transaction without an ORM session (blocking)."""
+        with self.connection() as connection:
+            return fn(connection)
+
+    async def run_core(self, fn: Callable[[Connection], T]) -> T:
+        """Run `fn(connection)` in one transaction in a worker thread."""
+        return await asyncio.to_thread(self.call_core, fn)
 
     def call(self, fn: Callable[[Session], T]) -> T:
         """Run `fn(session)` in one transaction (blocking)."""

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from channels.claims import claim, claim_statement
 from channels.conversations import ensure_conversation
+from channels.database import Executor
 from channels.messages import InboundMessage
 from channels.tables import DONE, FAILED, PENDING, PROCESSING, ConversationRow, InboxRow
 from youthlink.crypto import Cipher
@@ -83,7 +84,7 @@ class Stored:
     conversation: ConversationRow | None = field(default=None, compare=False, repr=False)
 
 
-def find_stored(session: Session, message: InboundMessage) -> Stored | None:
+def find_stored(session: Executor, message: InboundMessage) -> Stored | None:
     """The message as already stored, when this provider id was received before."""
     existing = session.execute(
         _FIND_STORED, {"channel": message.channel, "provider_id": message.provider_message_id}
@@ -121,7 +122,7 @@ def store_inbound(
 
 
 def store_claimed(
-    session: Session,
+    session: Executor,
     cipher: Cipher,
     message: InboundMessage,
     conversation_id: str,
@@ -173,7 +174,7 @@ def get_item(session: Session, cipher: Cipher, inbox_id: int) -> InboxItem | Non
 
 
 def recent_texts(
-    session: Session,
+    db: Executor,
     cipher: Cipher,
     conversation_id: str,
     before_id: int | None,
@@ -181,10 +182,10 @@ def recent_texts(
 ) -> list[str]:
     """The young person's previous messages in this conversation, oldest first (all stored so
     far when `before_id` is None)."""
-    query = select(InboxRow.text_encrypted).where(InboxRow.conversation_id == conversation_id)
+    query = select(_INBOX.c.text_encrypted).where(_INBOX.c.conversation_id == conversation_id)
     if before_id is not None:
-        query = query.where(InboxRow.id < before_id)
-    rows = session.scalars(query.order_by(InboxRow.id.desc()).limit(limit)).all()
+        query = query.where(_INBOX.c.id < before_id)
+    rows = db.execute(query.order_by(_INBOX.c.id.desc()).limit(limit)).scalars().all()
     return [cipher.decrypt(token) or "" for token in reversed(rows)]
 
 
@@ -266,7 +267,7 @@ _MARK_DONE = (
 )
 
 
-def mark_done(session: Session, inbox_id: int, now: datetime) -> None:
+def mark_done(session: Executor, inbox_id: int, now: datetime) -> None:
     """The message has been answered (or needs no answer)."""
     session.execute(_MARK_DONE, {"inbox_id": inbox_id, "now": now})
 
@@ -314,7 +315,7 @@ _UNFINISHED_ANY = select(
 )
 
 
-def has_unfinished(session: Session, conversation_id: str) -> bool:
+def has_unfinished(session: Executor, conversation_id: str) -> bool:
     """True when a message of the conversation is still waiting or being relayed."""
     return bool(session.execute(_UNFINISHED_ANY, {"conversation_id": conversation_id}).scalar())
 
@@ -325,7 +326,7 @@ def has_unfinished_before(session: Session, conversation_id: str, inbox_id: int)
     return bool(session.execute(_UNFINISHED_BEFORE, params).scalar())
 
 
-def has_unfinished_after(session: Session, conversation_id: str, inbox_id: int) -> bool:
+def has_unfinished_after(session: Executor, conversation_id: str, inbox_id: int) -> bool:
     """True when a later message of the conversation is waiting (or being relayed)."""
     params = {"conversation_id": conversation_id, "inbox_id": inbox_id}
     return bool(session.execute(_UNFINISHED_AFTER, params).scalar())

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from channels.claims import claim, claim_statement
 from channels.conversations import Conversation
+from channels.database import Executor
 from channels.messages import Outbound
 from channels.tables import (
     CRISIS,
@@ -72,7 +73,7 @@ class OutboxItem:
 
 
 def enqueue(
-    session: Session,
+    session: Executor,
     cipher: Cipher,
     *,
     conversation_id: str,
@@ -115,7 +116,7 @@ _HAS_REPLY = select(
 )
 
 
-def has_reply(session: Session, inbox_id: int) -> bool:
+def has_reply(session: Executor, inbox_id: int) -> bool:
     """True when the dialogue's answer to this message is already queued."""
     return bool(session.execute(_HAS_REPLY, {"inbox_id": inbox_id}).scalar())
 

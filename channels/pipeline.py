@@ -18,18 +18,22 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from channels import inbox, outbox
 from channels.channel import Channel
 from channels.conversations import (
     Conversation,
-    ensure_conversation,
+    conversation_id_for,
+    create_conversation,
     get_conversation,
     lookup_address,
+    read_conversation,
     set_offered,
+    touch_conversation,
 )
-from channels.database import Database, as_utc, utcnow
+from channels.database import Database, Executor, as_utc, utcnow
 from channels.errors import RasaUnavailable, describe
 from channels.inbox import InboxItem, Stored
 from channels.local import READ_BACK_CHANNELS
@@ -144,6 +148,10 @@ class Pipeline:
         and the worker screens it (with its own fallback).
         """
         try:
+            with self.db.connection() as connection:
+                received = self._receive_clean(connection, message, now)
+            if received is not None:
+                return received
             with self.db.transaction() as session:
                 return self._receive(session, message, now)
         except Exception as exc:
@@ -151,36 +159,54 @@ class Pipeline:
         with self.db.transaction() as session:
             return Received(inbox.store_inbound(session, self.cipher, message, now))
 
-    def _receive(self, session: Session, message: InboundMessage, now: datetime) -> Received:
-        stored = inbox.find_stored(session, message)
+    def _receive_clean(
+        self, connection: Connection, message: InboundMessage, now: datetime
+    ) -> Received | None:
+        # The common case in a handful of statements and no ORM: a repeat, or a message of a
+        # known conversation with nothing in flight that screens clean. None when the message
+        # needs more than that (nothing has been written then).
+        stored = inbox.find_stored(connection, message)
         if stored is not None:
             return Received(stored)
-        row = ensure_conversation(session, self.cipher, message.channel, message.address, now)
-        conversation = Conversation.from_row(row)
-        conversation_id = conversation.conversation_id
-        straight_on = not (
-            self.rasa_unavailable
-            or conversation.paused
-            or conversation.opted_out
-            or inbox.has_unfinished(session, conversation_id)
+        conversation_id = conversation_id_for(self.cipher, message.channel, message.address)
+        conversation = read_conversation(connection, conversation_id)
+        if self.rasa_unavailable or (
+            conversation is not None
+            and (
+                conversation.paused
+                or conversation.opted_out
+                or inbox.has_unfinished(connection, conversation_id)
+            )
+        ):
+            return None
+        history = []
+        if conversation is not None:
+            history = inbox.recent_texts(connection, self.cipher, conversation_id, None)
+        verdict = self.safeguarding.screen(message.text, history)
+        if verdict.escalate(self.escalate_at):
+            return None
+        if conversation is None:
+            conversation = create_conversation(
+                connection, self.cipher, message.channel, message.address, now
+            )
+        else:
+            touch_conversation(connection, conversation_id, now)
+        screened = inbox.Screened(
+            severity=int(verdict.severity),
+            categories=tuple(verdict.categories),
+            rule_ids=tuple(verdict.rule_ids),
+            ruleset_version=str(verdict.ruleset_version),
         )
-        if straight_on:
-            history = inbox.recent_texts(session, self.cipher, conversation_id, None)
-            verdict = self.safeguarding.screen(message.text, history)
-            if not verdict.escalate(self.escalate_at):
-                screened = inbox.Screened(
-                    severity=int(verdict.severity),
-                    categories=tuple(verdict.categories),
-                    rule_ids=tuple(verdict.rule_ids),
-                    ruleset_version=str(verdict.ruleset_version),
-                )
-                lease_until = now + self.retry.lease
-                item = inbox.store_claimed(
-                    session, self.cipher, message, conversation_id, screened, now, lease_until
-                )
-                stored = Stored(item.id, conversation_id, True)
-                return Received(stored, Prepared(item=item, conversation=conversation))
-        # Everything else takes the worker's path: stored, then screened as every message is.
+        item = inbox.store_claimed(
+            connection, self.cipher, message, conversation_id, screened, now,
+            now + self.retry.lease,
+        )  # fmt: skip
+        stored = Stored(item.id, conversation_id, True)
+        return Received(stored, Prepared(item=item, conversation=conversation))
+
+    def _receive(self, session: Session, message: InboundMessage, now: datetime) -> Received:
+        # Everything `_receive_clean` declined: stored, then screened as every message is (the
+        # crisis reply queued at once), and left to the worker.
         stored = inbox.store_inbound(session, self.cipher, message, now)
         if stored.row is not None:
             self._screen(session, stored.row)
@@ -352,7 +378,7 @@ class Pipeline:
         if self.rasa_unavailable:
             log.info("Rasa reachable again")
         self.rasa_unavailable = False
-        return await self.db.run(lambda session: self._answered(session, item, raw))
+        return await self.db.run_core(lambda connection: self._answered(connection, item, raw))
 
     def _prepare(self, session: Session, inbox_id: int) -> Prepared | None:
         item = inbox.get_item(session, self.cipher, inbox_id)
@@ -371,7 +397,7 @@ class Pipeline:
         return Prepared(item=item, conversation=conversation)
 
     def _answered(
-        self, session: Session, item: InboxItem, raw: list[dict[str, Any]]
+        self, session: Executor, item: InboxItem, raw: list[dict[str, Any]]
     ) -> Answered | None:
         now = self.clock()
         if outbox.has_reply(session, item.id):
@@ -413,7 +439,7 @@ class Pipeline:
 
     def _queue(
         self,
-        session: Session,
+        session: Executor,
         item: InboxItem,
         messages: list[BotMessage],
         kind: str,
@@ -422,7 +448,7 @@ class Pipeline:
         read_back = item.channel in READ_BACK_CHANNELS
         # Read back by the client, nothing to push: settled as they are queued, as the sending
         # loop would settle them (refused after STOP, otherwise sent), not claimed one by one.
-        conversation = get_conversation(session, item.conversation_id) if read_back else None
+        conversation = read_conversation(session, item.conversation_id) if read_back else None
         queued = []
         for rendered in self.channels[item.channel].render(messages):
             draft = OutboxItem(
