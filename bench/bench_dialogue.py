@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tests.support.evaldata import eval_dir, load_jsonl  # noqa: E402
-from tests.support.stack import APP_BIN, Stack, running_stack  # noqa: E402
+from tests.support.stack import APP_BIN, Stack, process_tree, running_stack  # noqa: E402
 from youthlink.rasa_endpoints import lock_store  # noqa: E402
 
 # Several Rasa processes share their conversation locks in Redis (a database number of the
@@ -130,24 +130,6 @@ async def throughput(stack: Stack, cases: list[dict[str, Any]], concurrency: int
         f"p95 {percentile(times, 95) * 1000:6.1f} ms ({len(times)} messages in {elapsed:.0f} s)"
     )
     return len(times)
-
-
-def process_tree(pid: int) -> list[int]:
-    """A process and all its descendants (Rasa's Sanic workers are children of the first)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        found.append(current)
-        todo.extend(children.get(current, []))
-    return found
 
 
 def cpu_seconds(pids: list[int]) -> float:

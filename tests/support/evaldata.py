@@ -26,3 +26,23 @@ def load_jsonl(name: str) -> list[dict[str, Any]]:
     path = eval_dir() / name
     with path.open(encoding="utf-8") as handle:
         return [json.loads(line) for line in handle if line.strip()]
+
+
+def check_referral_outcome(
+    expect: dict[str, Any], outcome: dict[str, Any]
+) -> dict[str, Any] | None:
+    """Assert what every scripted referral must show (referral or none, age band, categories,
+    contact, flag); the stored referral for further checks, or None when none is expected."""
+    referral = outcome["referral"]
+    if "referral" in expect and expect["referral"] is None:
+        assert referral is None, outcome["transcript"]
+        return None
+    assert referral is not None, outcome["transcript"]
+    assert referral["young_person"]["age_band"] == expect["age_band"]
+    concerns = {item["category"] for item in referral["concerns"]}
+    interests = {item["category"] for item in referral["interests"]}
+    assert set(expect.get("concerns", [])) <= concerns, (concerns, outcome["transcript"])
+    assert set(expect.get("interests", [])) <= interests, (interests, outcome["transcript"])
+    assert referral["contact"]["safe_to_contact"] is expect["safe_to_contact"]
+    assert referral["safeguarding"]["flagged"] is expect["flagged"]
+    return dict(referral)

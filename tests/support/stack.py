@@ -57,6 +57,24 @@ def stack_env(workdir: Path, ports: Mapping[str, int], **extra: str) -> dict[str
     return env
 
 
+def process_tree(pid: int) -> list[int]:
+    """A process and all its descendants (Rasa's Sanic workers are children of the first)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(children.get(current, []))
+    return found
+
+
 @dataclass
 class Stack:
     """A running stack; processes can be stopped and started again to test outages."""
