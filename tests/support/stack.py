@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import time
@@ -118,20 +119,25 @@ class Stack:
 
     def start(self, name: str) -> None:
         log = (self.workdir / f"{name}.log").open("ab")
+        # A process group of its own, so that stopping it stops what it started too (Rasa's
+        # Sanic workers are child processes).
         self.processes[name] = subprocess.Popen(
-            self.command(name), cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT
-        )
+            self.command(name), cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
 
     def stop(self, name: str) -> None:
         proc = self.processes.pop(name, None)
         if proc is None:
             return
-        proc.terminate()
-        try:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        # Whatever of the group is still there (a worker that ignored the signal) is killed.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
     def wait_ready(self, name: str, timeout: float = 240.0) -> None:
         deadline = time.monotonic() + timeout
