@@ -162,9 +162,9 @@ class Pipeline:
     def _receive_clean(
         self, connection: Connection, message: InboundMessage, now: datetime
     ) -> Received | None:
-        # The common case in a handful of statements and no ORM: a repeat, or a message of a
-        # known conversation with nothing in flight that screens clean. None when the message
-        # needs more than that (nothing has been written then).
+        # The common case in a handful of statements and no ORM: a repeat, or a message that
+        # screens clean, of a new conversation or of one with nothing in flight. None when the
+        # message needs more than that (nothing has been written then).
         stored = inbox.find_stored(connection, message)
         if stored is not None:
             return Received(stored)
