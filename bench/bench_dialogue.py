@@ -26,6 +26,7 @@ import aiohttp
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.measure import cpu_seconds, percentile  # noqa: E402
 from tests.support.evaldata import eval_dir, load_jsonl  # noqa: E402
 from tests.support.stack import APP_BIN, Stack, process_tree, running_stack  # noqa: E402
 from youthlink.rasa_endpoints import lock_store  # noqa: E402
@@ -38,12 +39,6 @@ ORDER = [
     "consent", "age", "preferred_name", "concerns", "interests", "what_matters", "area",
     "contact_ok", "best_times", "confirm",
 ]  # fmt: skip
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
 
 
 def scripted_turns(case: dict[str, Any]) -> list[str]:
@@ -132,18 +127,6 @@ async def throughput(stack: Stack, cases: list[dict[str, Any]], concurrency: int
     return len(times)
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """User plus system CPU time of these processes so far."""
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
-
-
 def memory(stack: Stack) -> None:
     print("resident memory per process:")
     for name, proc in stack.processes.items():
@@ -192,10 +175,10 @@ def measure(stack: Stack, cases: list[dict[str, Any]]) -> None:
     asyncio.run(latency(stack, cases, rounds=4))
     asyncio.run(throughput(stack, cases, concurrency=16, seconds=30, path="rasa"))
     trees = {name: process_tree(proc.pid) for name, proc in stack.processes.items()}
-    before = {name: cpu_seconds(pids) for name, pids in trees.items()}
+    before = {name: cpu_seconds(*pids) for name, pids in trees.items()}
     before["bench clients"] = sum(os.times()[:2])
     handled = asyncio.run(throughput(stack, cases, concurrency=16, seconds=30, path="gateway"))
-    used = {name: cpu_seconds(pids) - before[name] for name, pids in trees.items()}
+    used = {name: cpu_seconds(*pids) - before[name] for name, pids in trees.items()}
     used["bench clients"] = sum(os.times()[:2]) - before["bench clients"]
     print(
         "  CPU per message: "

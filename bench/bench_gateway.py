@@ -27,6 +27,7 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.measure import cpu_seconds, percentile  # noqa: E402
 from tests.support.db import fresh_settings, settings_env  # noqa: E402
 from tests.support.fake_rasa import FakeRasa  # noqa: E402
 from tests.support.stack import APP_BIN, free_port  # noqa: E402
@@ -35,17 +36,6 @@ TURNS = ["hi", "yes", "15", "Sam", "school is stressing me out", "football and d
 SEQUENTIAL_CONVERSATIONS = 40
 CONCURRENT = 16
 CONCURRENT_SECONDS = 20.0
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
-
-
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of a process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def timed_post(client: httpx.AsyncClient, url: str, **kwargs: object) -> float:

@@ -26,6 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.measure import percentile  # noqa: E402
 from handoff import escalations  # noqa: E402
 from handoff.api import create_app  # noqa: E402
 from handoff.models import RotaEntryRow, UserRow  # noqa: E402
@@ -40,12 +41,6 @@ from youthlink.migrations import upgrade  # noqa: E402
 
 LEAD_PHONE = "+447700900101"
 LEAD_CHAT = "5550101"
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
 
 
 @contextlib.contextmanager

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from bench.measure import percentile
 from handoff import referrals, staff_sessions, users
 from handoff.api import create_app
 from handoff.dashboard import DashboardConfig
@@ -36,11 +37,6 @@ CLAIMS = 2000
 PAGE_REFERRALS = 10_000
 PAGE_REQUESTS = 200
 PRIORITIES = ("urgent", "priority", "routine", "routine")
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def summary(label: str, millis: list[float]) -> None:
