@@ -1,4 +1,8 @@
-"""The questions, asked by the forms: `action_ask_<slot>` for each slot in questions.yml."""
+"""The questions, asked by the forms: `action_ask_<slot>` for each slot in questions.yml.
+
+The Rasa server asks all but `action_ask_confirm` itself with the same code
+(`bot/local_questions.py`); these answer when it runs without that patch.
+"""
 
 from __future__ import annotations
 

@@ -30,7 +30,8 @@ sys.path.insert(0, str(REPO))
 from bench.measure import cpu_seconds, percentile  # noqa: E402
 from tests.support.db import fresh_settings, settings_env  # noqa: E402
 from tests.support.fake_rasa import FakeRasa  # noqa: E402
-from tests.support.stack import APP_BIN, free_port  # noqa: E402
+from tests.support.ports import free_port  # noqa: E402
+from tests.support.stack import APP_BIN  # noqa: E402
 
 TURNS = ["hi", "yes", "15", "Sam", "school is stressing me out", "football and drawing", "skip"]
 SEQUENTIAL_CONVERSATIONS = 40

@@ -46,19 +46,12 @@ from tests.support.db import (  # noqa: E402
 )
 from tests.support.fake_rasa import FakeRasa  # noqa: E402
 from tests.support.fake_twilio import FakeTwilio  # noqa: E402
+from tests.support.ports import free_port  # noqa: E402
 from youthlink.config import Settings  # noqa: E402
 from youthlink.db import make_engine  # noqa: E402
 from youthlink.migrations import upgrade  # noqa: E402
 
 OUR_NUMBER = "+447700900000"
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextlib.contextmanager

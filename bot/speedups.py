@@ -4,7 +4,8 @@ Not NLU: listed in the pipeline only so that Rasa loads it with the model. Each 
 module of its own, with its reason and its figures:
 - `bot.action_checks`: action server responses checked with compiled validators, event by event;
 - `bot.action_connections`: connections to the action server kept open, requests encoded with ujson;
-- `bot.classifier_input`: the intent classifier's input built without two needless copies.
+- `bot.classifier_input`: the intent classifier's input built without two needless copies;
+- `bot.local_questions`: the forms' questions asked here rather than by a call to the action server.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot import action_checks, action_connections, classifier_input
+from bot import action_checks, action_connections, classifier_input, local_questions
 
 
 def install() -> None:
@@ -26,6 +27,7 @@ def install() -> None:
     action_checks.install()
     action_connections.install()
     classifier_input.install()
+    local_questions.install()
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)

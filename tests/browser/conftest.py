@@ -20,7 +20,7 @@ from handoff.conversation import read_gateway_conversation
 from handoff.dashboard import DashboardConfig
 from tests.handoff.dashboard_support import Crew, fake_rule_check, make_crew
 from tests.support.db import fresh_settings, skip_or_fail, sqlite_url_in
-from tests.support.stack import free_port
+from tests.support.ports import free_port
 from youthlink.config import Settings
 from youthlink.crypto import Cipher
 from youthlink.db import make_engine, make_sessionmaker

@@ -23,7 +23,7 @@ from tests.handoff.dashboard_support import PASSWORD, add_referral, fake_rule_ch
 from tests.handoff.takeover_support import Gateway, serve, settings_for, wait_until
 from tests.support.db import sqlite_url_in
 from tests.support.fake_rasa import FakeRasa
-from tests.support.stack import free_port
+from tests.support.ports import free_port
 from youthlink.crypto import Cipher
 from youthlink.db import make_engine, make_sessionmaker
 from youthlink.migrations import upgrade

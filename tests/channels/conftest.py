@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -29,15 +28,10 @@ from tests.support.db import (  # noqa: F401  (fixtures)
     sqlite_url,
 )
 from tests.support.fake_rasa import FakeRasa
+from tests.support.ports import free_port
 from youthlink.config import Settings
 
 FAST_RETRY = RetryPolicy(base_seconds=0.1, cap_seconds=0.3)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

@@ -16,8 +16,9 @@ import uvicorn
 from channels.chat_client import main, run_interactive, run_script
 from channels.conversations import lookup_address
 from handoff.api import create_app as create_handoff_app
-from tests.channels.conftest import RunningGateway, free_port
+from tests.channels.conftest import RunningGateway
 from tests.support.fake_rasa import FakeRasa
+from tests.support.ports import free_port
 from tests.support.referrals import make_referral
 
 CRISIS_TEXT = "i'm going to take all my pills tonight"

@@ -19,10 +19,11 @@ from channels.errors import BadRequest
 from channels.gateway import create_app
 from channels.safeguarding import Safeguarding
 from channels.telegram import parse_update
-from tests.channels.conftest import FAST_RETRY, free_port
+from tests.channels.conftest import FAST_RETRY
 from tests.support.db import fresh_settings
 from tests.support.fake_rasa import FakeRasa
 from tests.support.fake_telegram import FakeTelegram
+from tests.support.ports import free_port
 
 SCALARS = st.one_of(
     st.none(),

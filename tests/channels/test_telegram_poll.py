@@ -14,11 +14,12 @@ from channels.safeguarding import Safeguarding
 from channels.tables import InboxRow
 from channels.telegram import TelegramConfig
 from channels.telegram_poll import GatewayRefused, PollSettings, main, poll
-from tests.channels.conftest import RunningGateway, free_port
+from tests.channels.conftest import RunningGateway
 from tests.channels.test_twilio_webhook import eventually, scalar, settle
 from tests.support.db import fresh_settings
 from tests.support.fake_rasa import FakeRasa
 from tests.support.fake_telegram import FakeTelegram
+from tests.support.ports import free_port
 from youthlink.config import Settings
 
 CHAT = 5550002

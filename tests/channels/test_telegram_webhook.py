@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from channels.safeguarding import Safeguarding
 from channels.tables import FAILED, ConversationRow, InboxRow, OutboxRow
 from channels.telegram import callback_data
-from tests.channels.conftest import RunningGateway, free_port
+from tests.channels.conftest import RunningGateway
 from tests.channels.test_twilio_webhook import (
     CRISIS_TEXT,
     conversation_of,
@@ -30,6 +30,7 @@ from tests.support.db import fresh_settings
 from tests.support.fake_rasa import FakeRasa
 from tests.support.fake_telegram import FakeTelegram
 from tests.support.fake_telegram import SentMessage as TelegramMessage
+from tests.support.ports import free_port
 
 CHAT = 5550001
 

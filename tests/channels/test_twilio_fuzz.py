@@ -17,10 +17,11 @@ from channels.errors import BadRequest
 from channels.gateway import create_app
 from channels.safeguarding import Safeguarding
 from channels.twilio import parse_form, parse_inbound, parse_status
-from tests.channels.conftest import FAST_RETRY, free_port
+from tests.channels.conftest import FAST_RETRY
 from tests.support.db import fresh_settings
 from tests.support.fake_rasa import FakeRasa
 from tests.support.fake_twilio import FakeTwilio
+from tests.support.ports import free_port
 
 FIELDS = [
     "MessageSid",

@@ -23,10 +23,11 @@ from channels.messages import Outbound
 from channels.safeguarding import Safeguarding
 from channels.sms_render import UCS2, segments
 from channels.tables import FAILED, SENT, ConversationRow, InboxRow, OutboxRow
-from tests.channels.conftest import RunningGateway, free_port
+from tests.channels.conftest import RunningGateway
 from tests.support.db import fresh_settings
 from tests.support.fake_rasa import FakeRasa
 from tests.support.fake_twilio import FakeTwilio, SentMessage
+from tests.support.ports import free_port
 from youthlink.crypto import Cipher
 from youthlink.db import make_engine, make_sessionmaker
 

@@ -22,7 +22,7 @@ from channels.pipeline import RetryPolicy
 from channels.safeguarding import default_safeguarding
 from tests.support.db import fresh_settings
 from tests.support.fake_rasa import FakeRasa
-from tests.support.stack import free_port
+from tests.support.ports import free_port
 from youthlink.config import Settings
 
 FAST_RETRY = RetryPolicy(base_seconds=0.1, cap_seconds=0.3)

@@ -21,8 +21,8 @@ from handoff.api import create_app
 from tests.handoff.conftest import AddressBook
 from tests.handoff.store import CONVERSATION
 from tests.support.db import fresh_settings, settings_env, sqlite_url_in
+from tests.support.ports import free_port
 from tests.support.referrals import OWN_WORDS, TEST_PHONE, make_referral
-from tests.support.stack import free_port
 from youthlink.config import Settings
 from youthlink.crypto import Cipher
 

@@ -11,7 +11,6 @@ does: a paused conversation's messages get no answer until it is resumed.
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -19,6 +18,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from tests.support.ports import free_port
 
 Reply = list[dict[str, Any]]
 Responder = Callable[[str, str, dict[str, Any]], Reply]
@@ -53,9 +54,7 @@ class FakeRasa:
     def __post_init__(self) -> None:
         self.gate.set()
         if not self.port:
-            with socket.socket() as sock:
-                sock.bind(("127.0.0.1", 0))
-                self.port = int(sock.getsockname()[1])
+            self.port = free_port()
 
     @property
     def url(self) -> str:

@@ -6,7 +6,6 @@ import contextlib
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator, Mapping
@@ -17,19 +16,13 @@ from typing import Any
 import httpx
 import yaml
 
+from tests.support.ports import free_port
 from youthlink.crypto import new_key
 
 REPO = Path(__file__).resolve().parents[2]
 APP_BIN = REPO / ".venv" / "bin"
 RASA_BIN = REPO / ".venv-rasa" / "bin"
 MODEL = REPO / "models" / "youthlink.tar.gz"
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def stack_env(workdir: Path, ports: Mapping[str, int], **extra: str) -> dict[str, str]:
@@ -145,7 +138,8 @@ class Stack:
         while time.monotonic() < deadline:
             proc = self.processes.get(name)
             if proc is not None and proc.poll() is not None:
-                raise RuntimeError(f"{name} exited with {proc.returncode}; see {self.log(name)}")
+                tail = self.log_tail(name)
+                raise RuntimeError(f"{name} exited with {proc.returncode}; its log ends:\n{tail}")
             with contextlib.suppress(httpx.HTTPError):
                 response = httpx.get(url, timeout=2.0)
                 if response.status_code == 200:
@@ -155,6 +149,14 @@ class Stack:
 
     def log(self, name: str) -> Path:
         return self.workdir / f"{name}.log"
+
+    def log_tail(self, name: str, lines: int = 40) -> str:
+        """The last lines a process wrote (the workdir may be gone once the error is read)."""
+        try:
+            text = self.log(name).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
 
     def stop_all(self) -> None:
         for name in list(self.processes):
