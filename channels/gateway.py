@@ -207,7 +207,7 @@ def create_app(
         inbound = await _inbound(request)
         channel.authenticate(inbound)
         (message,) = channel.parse(inbound)
-        received = await asyncio.to_thread(gateway.pipeline.receive, message, utcnow())
+        received = await gateway.pipeline.receive(message, utcnow())
         stored = received.stored
         if stored.created:
             log.info(

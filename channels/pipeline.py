@@ -139,25 +139,27 @@ class Pipeline:
 
     # -- steps 1 and 3 at once, for a message whose conversation has nothing in flight --------
 
-    def receive(self, message: InboundMessage, now: datetime) -> Received:
+    async def receive(self, message: InboundMessage, now: datetime) -> Received:
         """Store a message; screen it and claim it for relay in the same transaction when it can
         go straight on (nothing earlier of its conversation in flight, no escalation, Rasa not
         known to be down). Otherwise the worker takes it from the inbox as usual.
 
-        Blocking: run it in a thread. If screening fails the message is still stored, alone,
-        and the worker screens it (with its own fallback).
+        The short path is a few statements, run as `Database.run_core_soon`; the rest runs in a
+        worker thread. If screening fails the message is still stored, alone, and the worker
+        screens it (with its own fallback).
         """
         try:
-            with self.db.connection() as connection:
-                received = self._receive_clean(connection, message, now)
+            received = await self.db.run_core_soon(
+                lambda connection: self._receive_clean(connection, message, now)
+            )
             if received is not None:
                 return received
-            with self.db.transaction() as session:
-                return self._receive(session, message, now)
+            return await self.db.run(lambda session: self._receive(session, message, now))
         except Exception as exc:
             log.error("receiving with the screen failed: %s", describe(exc))
-        with self.db.transaction() as session:
-            return Received(inbox.store_inbound(session, self.cipher, message, now))
+        return await self.db.run(
+            lambda session: Received(inbox.store_inbound(session, self.cipher, message, now))
+        )
 
     def _receive_clean(
         self, connection: Connection, message: InboundMessage, now: datetime
@@ -378,7 +380,7 @@ class Pipeline:
         if self.rasa_unavailable:
             log.info("Rasa reachable again")
         self.rasa_unavailable = False
-        return await self.db.run_core(lambda connection: self._answered(connection, item, raw))
+        return await self.db.run_core_soon(lambda connection: self._answered(connection, item, raw))
 
     def _prepare(self, session: Session, inbox_id: int) -> Prepared | None:
         item = inbox.get_item(session, self.cipher, inbox_id)
