@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import TypeAlias, TypeVar
@@ -21,6 +22,9 @@ T = TypeVar("T")
 # SQLite before it is run in a worker thread instead (where it waits as long as it must).
 INLINE_BUSY_TIMEOUT_MS = 20
 BUSY_TIMEOUT_MS = 30000  # as `youthlink.db.make_engine` sets it for every connection
+# How long it may wait (without blocking the event loop) for a worker thread of this process to
+# finish its unit of work before it is run in a worker thread itself.
+INLINE_LOCK_WAIT_SECONDS = 0.05
 
 # What the statements built once (Core) run on: an ORM session, or a bare connection where a
 # hot path has no use for the ORM's bookkeeping.
@@ -79,13 +83,14 @@ class Database:
         On SQLite a transaction of a few statements takes less time than handing it to a worker
         thread and back (two thread switches: a fifth of the gateway's CPU per message). So when
         nothing else in this process is using the database it runs at once, on the event loop,
-        with SQLite's busy wait cut to a few milliseconds. If this process's lock is taken, or
-        another process holds SQLite's write lock past that wait, it is rolled back and run in a
-        worker thread as usual: the event loop never waits on a lock. `fn` may therefore run
-        twice, the first time rolled back. On PostgreSQL (network round trips) it always runs
-        in a worker thread.
+        with SQLite's busy wait cut to a few milliseconds. While a worker thread of this process
+        holds the database it waits without blocking the event loop, then runs; if that takes
+        too long, or another process holds SQLite's write lock past the short busy wait (it is
+        rolled back then), it runs in a worker thread as usual: the event loop never blocks on
+        a lock. `fn` may therefore run twice, the first time rolled back. On PostgreSQL
+        (network round trips) it always runs in a worker thread.
         """
-        if self._lock is None or not self._lock.acquire(blocking=False):
+        if self._lock is None or not await self._acquire_soon():
             return await self.run_core(fn)
         try:
             with self.engine.connect() as connection:
@@ -104,6 +109,18 @@ class Database:
             self._lock.release()
         return await self.run_core(fn)
 
+    async def _acquire_soon(self) -> bool:
+        # This process's lock without blocking the event loop: polled every millisecond while a
+        # worker thread holds it, for a while. Handing every unit that finds it taken to a thread
+        # instead kept it taken by threads under load, and so sent nearly all of them there.
+        assert self._lock is not None
+        deadline = time.monotonic() + INLINE_LOCK_WAIT_SECONDS
+        while not self._lock.acquire(blocking=False):
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.001)
+        return True
+
     def call(self, fn: Callable[[Session], T]) -> T:
         """Run `fn(session)` in one transaction (blocking)."""
         with self.transaction() as session:
@@ -112,4 +129,3 @@ class Database:
     async def run(self, fn: Callable[[Session], T]) -> T:
         """Run `fn(session)` in one transaction in a worker thread."""
         return await asyncio.to_thread(self.call, fn)
-

@@ -109,6 +109,26 @@ async def test_waits_in_a_thread_while_this_process_uses_the_database(engine: En
     assert ticker.longest_gap < 0.1
 
 
+async def test_after_a_short_unit_of_a_thread_it_runs_on_the_event_loop(engine: Engine) -> None:
+    db = Database(engine)
+    inside = threading.Event()
+
+    def short_unit(connection: Connection) -> None:
+        inside.set()
+        time.sleep(0.02)
+
+    holder = threading.Thread(target=db.call_core, args=(short_unit,))
+    holder.start()
+    assert inside.wait(5)
+    calls: list[int] = []
+    with Ticker() as ticker:
+        ran_in = await db.run_core_soon(writer("next", calls))
+    holder.join()
+    assert ran_in == threading.get_ident() and calls == [ran_in]
+    assert bodies(engine) == ["next"]
+    assert ticker.longest_gap < 0.1
+
+
 async def test_another_processs_write_lock_is_waited_for_in_a_thread(
     engine: Engine, tmp_path: Path
 ) -> None:
