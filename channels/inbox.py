@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import DateTime, Table, bindparam, exists, insert, select, update
+from sqlalchemy import DateTime, Select, Table, bindparam, exists, insert, select, update
 from sqlalchemy.orm import Session
 
 from channels.claims import claim, claim_statement
@@ -182,10 +182,11 @@ def recent_texts(
 ) -> list[str]:
     """The young person's previous messages in this conversation, oldest first (all stored so
     far when `before_id` is None)."""
-    query = select(_INBOX.c.text_encrypted).where(_INBOX.c.conversation_id == conversation_id)
+    params: dict[str, object] = {"conversation_id": conversation_id, "limit": limit}
     if before_id is not None:
-        query = query.where(_INBOX.c.id < before_id)
-    rows = db.execute(query.order_by(_INBOX.c.id.desc()).limit(limit)).scalars().all()
+        params["before_id"] = before_id
+    statement = _RECENT if before_id is None else _RECENT_BEFORE
+    rows = db.execute(statement, params).scalars().all()
     return [cipher.decrypt(token) or "" for token in reversed(rows)]
 
 
@@ -303,6 +304,19 @@ def _unfinished(later: bool) -> Any:
     )
 
 
+def _recent(before: bool) -> Select[Any]:
+    # Built once, like every statement of the short path: SQLAlchemy then computes its cache
+    # key once rather than on every message.
+    query = select(_INBOX.c.text_encrypted).where(
+        _INBOX.c.conversation_id == bindparam("conversation_id")
+    )
+    if before:
+        query = query.where(_INBOX.c.id < bindparam("before_id"))
+    return query.order_by(_INBOX.c.id.desc()).limit(bindparam("limit"))
+
+
+_RECENT = _recent(before=False)
+_RECENT_BEFORE = _recent(before=True)
 _UNFINISHED_BEFORE = _unfinished(later=False)
 _UNFINISHED_AFTER = _unfinished(later=True)
 
