@@ -428,21 +428,27 @@ class EncryptedTrackerStore(TrackerStore, SerializedTrackerAsText):
         for attempt in range(3):
             try:
                 with self._writing() as conn:
-                    added = self._append(conn, key, sender_id, tracker_events)
+                    added, erased = self._append(conn, key, sender_id, tracker_events)
             except IntegrityError:
                 # Another process created the conversation row first; now it exists.
                 if attempt == 2:
                     raise
                 continue
             # Only once committed: what the next turn reads back needs no decrypting.
-            self.cache.add(key, added)
+            if erased:
+                # Erased during this turn (DELETE, by the action server): what this process
+                # still holds of the conversation goes now, not at its next message.
+                self.cache.put(key, added)
+            else:
+                self.cache.add(key, added)
             return len(added)
         return 0  # pragma: no cover
 
     def _append(
         self, conn: Connection, key: str, sender_id: str, tracker_events: Sequence[Event]
-    ) -> dict[bytes, str]:
-        """Insert the events not stored yet; their texts by `token_key` of their tokens."""
+    ) -> tuple[dict[bytes, str], bool]:
+        """Insert the events not stored yet: their texts by `token_key` of their tokens, and
+        whether any were left out because the conversation was erased after them."""
         row = self._lock_conversation(conn, key)
         if row is None:
             conn.execute(
@@ -459,10 +465,12 @@ class EncryptedTrackerStore(TrackerStore, SerializedTrackerAsText):
         session_start, stored = conn.execute(_STORED, {"key": key}).one()
         rows = []
         added: dict[bytes, str] = {}
+        erased = False
         for event in tracker_events[first_unstored(tracker_events, session_start, stored) :]:
             data = event.as_dict()
             timestamp = data.get("timestamp")
             if erased_at is not None and (timestamp is None or timestamp <= erased_at):
+                erased = True
                 continue
             intent, action = _names_of(data)
             text = json.dumps(data)
@@ -488,7 +496,7 @@ class EncryptedTrackerStore(TrackerStore, SerializedTrackerAsText):
             conn.execute(
                 conversations.update().where(conversations.c.sender_key == key).values(**values)
             )
-        return added
+        return added, erased
 
     @staticmethod
     def _lock_conversation(conn: Connection, key: str) -> tuple[float | None, float, bool] | None:

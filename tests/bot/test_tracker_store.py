@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import secrets
 import subprocess
@@ -609,6 +610,29 @@ async def test_a_tracker_loaded_before_delete_cannot_write_erased_events_back(
     await play(store, SENDER, second_session())
     latest = await store.retrieve(SENDER)
     assert latest is not None and latest.latest_message.text == "hi again"
+
+
+async def test_rasa_forgets_the_erased_events_at_the_end_of_the_delete_turn(
+    make_store: StoreFactory,
+) -> None:
+    rasa, actions = make_store(), make_store()  # two processes on one database
+    await play(rasa, SENDER, first_session())
+    in_flight = await rasa.retrieve(SENDER)  # the turn in which the young person said DELETE
+    assert in_flight is not None
+    key = rasa.sender_key(SENDER)
+    assert any(NAME in text for text in rasa.cache.get(key).values())
+    in_flight.update(UserUttered("DELETE", intent={"name": "delete_data"}, timestamp=T0 + 13))
+
+    actions.delete_conversation(SENDER, now=T0 + 14)  # the action server erases
+    in_flight.update(BotUttered("Done, it's all deleted.", timestamp=T0 + 15))
+    await rasa.save(in_flight)  # Rasa saves the turn
+
+    held = list(rasa.cache.get(key).values())
+    assert [json.loads(text)["text"] for text in held] == ["Done, it's all deleted."]
+    assert not any(NAME in text or SENTINEL_TEXT in text for text in held)
+    # Later turns still use (and add to) the cache as usual.
+    await play(rasa, SENDER, second_session())
+    assert len(rasa.cache.get(key)) > 1
 
 
 async def test_purge_removes_only_conversations_idle_since_before(
