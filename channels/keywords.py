@@ -26,7 +26,10 @@ HELP_WORDS = frozenset({"HELP", "INFO"})
 TWILIO_OPT_OUT_TYPES = frozenset({"STOP", "START", "HELP"})
 
 # Telegram commands and the plain words the dialogue understands for them.
-TELEGRAM_COMMANDS = {"start": "hi", "help": "help", "stop": "stop", "delete": "delete"}
+# Telegram's own convention: /privacy shows a bot's privacy notice.
+TELEGRAM_COMMANDS = {
+    "start": "hi", "help": "help", "stop": "stop", "delete": "delete", "privacy": "privacy",
+}  # fmt: skip
 _COMMAND = re.compile(r"^/(?P<name>[A-Za-z0-9_]{1,32})(?:@(?P<bot>[A-Za-z0-9_]{1,64}))?(?:\s+|$)")
 
 
@@ -86,8 +89,8 @@ def telegram_command(text: str) -> Command | None:
 def command_text(text: str) -> str:
     """A Telegram command as the words the dialogue understands; other text unchanged.
 
-    `/start` (with or without a deep-link payload) is a greeting; `/help`, `/stop` and
-    `/delete` are those words, followed by anything typed after them. Never an `/intent`.
+    `/start` (with or without a deep-link payload) is a greeting; `/help`, `/stop`, `/delete`
+    and `/privacy` are those words, followed by anything typed after them. Never an `/intent`.
     """
     command = telegram_command(text)
     if command is None or command.name not in TELEGRAM_COMMANDS:

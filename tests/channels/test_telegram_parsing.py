@@ -149,6 +149,8 @@ def test_secret_and_content_type_are_checked_before_parsing() -> None:
         ("/stop", "stop"),
         ("/stop now please", "stop now please"),
         ("/delete", "delete"),
+        ("/privacy", "privacy"),
+        ("/privacy@youthlink_bot", "privacy"),
         ("/restart", "/restart"),
         ("hello /start", "hello /start"),
         ("/", "/"),
