@@ -14,14 +14,13 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from youthlink.db import make_sessionmaker
+from youthlink.db import SQLITE_BUSY_TIMEOUT_MS, make_sessionmaker
 
 T = TypeVar("T")
 
 # How long a unit of work run on the event loop may wait for another process's write to
 # SQLite before it is run in a worker thread instead (where it waits as long as it must).
 INLINE_BUSY_TIMEOUT_MS = 20
-BUSY_TIMEOUT_MS = 30000  # as `youthlink.db.make_engine` sets it for every connection
 # How long it may wait (without blocking the event loop) for a worker thread of this process to
 # finish its unit of work before it is run in a worker thread itself.
 INLINE_LOCK_WAIT_SECONDS = 0.05
@@ -101,7 +100,7 @@ class Database:
                     with connection.begin():
                         return fn(connection)
                 finally:
-                    raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+                    raw.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         except OperationalError as exc:
             if "locked" not in str(exc.orig):
                 raise
