@@ -142,7 +142,7 @@ _SET_OFFERED = (
 )
 
 
-_READ = select(
+CONVERSATION_COLUMNS = (
     _CONVERSATIONS.c.conversation_id,
     _CONVERSATIONS.c.channel,
     _CONVERSATIONS.c.opted_out,
@@ -152,7 +152,12 @@ _READ = select(
     _CONVERSATIONS.c.opted_out_at,
     _CONVERSATIONS.c.opt_out_inbox_id,
     _CONVERSATIONS.c.reply_from,
-).where(_CONVERSATIONS.c.conversation_id == bindparam("conversation"))
+)
+"""The columns `Conversation.from_row` reads (the address stays out)."""
+
+_READ = select(*CONVERSATION_COLUMNS).where(
+    _CONVERSATIONS.c.conversation_id == bindparam("conversation")
+)
 _TOUCH = (
     update(_CONVERSATIONS)
     .where(_CONVERSATIONS.c.conversation_id == bindparam("conversation"))

@@ -8,7 +8,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import DateTime, Select, Table, bindparam, exists, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Exists,
+    Select,
+    Table,
+    bindparam,
+    exists,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from channels.claims import claim, claim_statement
@@ -293,15 +305,17 @@ def mark_failed(session: Session, inbox_id: int, attempts: int, now: datetime) -
     )
 
 
-def _unfinished(later: bool) -> Any:
-    position = _INBOX.c.id > bindparam("inbox_id") if later else _INBOX.c.id < bindparam("inbox_id")
-    return select(
-        exists().where(
-            _INBOX.c.conversation_id == bindparam("conversation_id"),
-            position,
-            _INBOX.c.status.in_((PENDING, PROCESSING)),
-        )
-    )
+def waiting(position: ColumnElement[bool] | None = None) -> Exists:
+    """EXISTS: a message of conversation `:conversation_id` (at `position`, if given) is still
+    waiting or being relayed."""
+    # Two comparisons rather than IN: an IN list is re-rendered into the SQL on every execution.
+    conditions = [
+        _INBOX.c.conversation_id == bindparam("conversation_id"),
+        or_(_INBOX.c.status == PENDING, _INBOX.c.status == PROCESSING),
+    ]
+    if position is not None:
+        conditions.insert(1, position)
+    return exists().where(*conditions)
 
 
 def _recent(before: bool) -> Select[Any]:
@@ -317,33 +331,13 @@ def _recent(before: bool) -> Select[Any]:
 
 _RECENT = _recent(before=False)
 _RECENT_BEFORE = _recent(before=True)
-_UNFINISHED_BEFORE = _unfinished(later=False)
-_UNFINISHED_AFTER = _unfinished(later=True)
-
-
-_UNFINISHED_ANY = select(
-    exists().where(
-        _INBOX.c.conversation_id == bindparam("conversation_id"),
-        _INBOX.c.status.in_((PENDING, PROCESSING)),
-    )
-)
-
-
-def has_unfinished(session: Executor, conversation_id: str) -> bool:
-    """True when a message of the conversation is still waiting or being relayed."""
-    return bool(session.execute(_UNFINISHED_ANY, {"conversation_id": conversation_id}).scalar())
+_UNFINISHED_BEFORE = select(waiting(_INBOX.c.id < bindparam("inbox_id")))
 
 
 def has_unfinished_before(session: Session, conversation_id: str, inbox_id: int) -> bool:
     """True when an earlier message of the conversation is still waiting or being relayed."""
     params = {"conversation_id": conversation_id, "inbox_id": inbox_id}
     return bool(session.execute(_UNFINISHED_BEFORE, params).scalar())
-
-
-def has_unfinished_after(session: Executor, conversation_id: str, inbox_id: int) -> bool:
-    """True when a later message of the conversation is waiting (or being relayed)."""
-    params = {"conversation_id": conversation_id, "inbox_id": inbox_id}
-    return bool(session.execute(_UNFINISHED_AFTER, params).scalar())
 
 
 def has_deferred_before(session: Session, conversation_id: str, inbox_id: int) -> bool:

@@ -111,9 +111,11 @@ def enqueue(
 
 _OUTBOX = cast(Table, OutboxRow.__table__)
 _INSERT = insert(_OUTBOX).returning(_OUTBOX.c.id)
-_HAS_REPLY = select(
-    exists().where(_OUTBOX.c.in_reply_to == bindparam("inbox_id"), _OUTBOX.c.kind == REPLY)
+REPLY_QUEUED = exists().where(
+    _OUTBOX.c.in_reply_to == bindparam("inbox_id"), _OUTBOX.c.kind == REPLY
 )
+"""EXISTS: the dialogue's answer to message `:inbox_id` is queued."""
+_HAS_REPLY = select(REPLY_QUEUED)
 
 
 def has_reply(session: Executor, inbox_id: int) -> bool:

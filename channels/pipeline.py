@@ -63,6 +63,7 @@ from channels.texts import (
     is_help,
     truncate_for_rasa,
 )
+from channels.turn_state import read_answer_state, read_arrival
 from youthlink.crypto import Cipher
 
 log = logging.getLogger(__name__)
@@ -167,18 +168,14 @@ class Pipeline:
         # The common case in a handful of statements and no ORM: a repeat, or a message that
         # screens clean, of a new conversation or of one with nothing in flight. None when the
         # message needs more than that (nothing has been written then).
-        stored = inbox.find_stored(connection, message)
-        if stored is not None:
-            return Received(stored)
         conversation_id = conversation_id_for(self.cipher, message.channel, message.address)
-        conversation = read_conversation(connection, conversation_id)
+        arrival = read_arrival(connection, message, conversation_id)
+        if arrival.stored is not None:
+            return Received(arrival.stored)
+        conversation = arrival.conversation
         if self.rasa_unavailable or (
             conversation is not None
-            and (
-                conversation.paused
-                or conversation.opted_out
-                or inbox.has_unfinished(connection, conversation_id)
-            )
+            and (conversation.paused or conversation.opted_out or arrival.waiting)
         ):
             return None
         history = []
@@ -402,18 +399,21 @@ class Pipeline:
         self, session: Executor, item: InboxItem, raw: list[dict[str, Any]]
     ) -> Answered | None:
         now = self.clock()
-        if outbox.has_reply(session, item.id):
+        state = read_answer_state(session, item.conversation_id, item.id)
+        if state.answered:
             inbox.mark_done(session, item.id, now)
             return None
         messages = fold_rasa_messages(raw)
         queued: list[OutboxItem] = []
+        conversation = state.conversation
         if messages:
-            queued = self._queue(session, item, messages, REPLY, now)
-            set_offered(session, item.conversation_id, offered_buttons(messages))
+            queued = self._queue(session, item, messages, REPLY, now, conversation)
+            offered = offered_buttons(messages)
+            if conversation is None or offered != conversation.offered:
+                set_offered(session, item.conversation_id, offered)
         inbox.mark_done(session, item.id, now)
         log.info("answered inbox_id=%s messages=%s", item.id, len(messages))
-        more = inbox.has_unfinished_after(session, item.conversation_id, item.id)
-        return Answered(messages=queued, more_waiting=more)
+        return Answered(messages=queued, more_waiting=state.later_waiting)
 
     def _deferred(self, session: Session, item: InboxItem, conversation: Conversation) -> None:
         now = self.clock()
@@ -446,11 +446,15 @@ class Pipeline:
         messages: list[BotMessage],
         kind: str,
         now: datetime,
+        conversation: Conversation | None = None,
     ) -> list[OutboxItem]:
+        """Queue `messages` in answer to `item`; `conversation` as read in this transaction, if
+        it was."""
         read_back = item.channel in READ_BACK_CHANNELS
         # Read back by the client, nothing to push: settled as they are queued, as the sending
         # loop would settle them (refused after STOP, otherwise sent), not claimed one by one.
-        conversation = read_conversation(session, item.conversation_id) if read_back else None
+        if read_back and conversation is None:
+            conversation = read_conversation(session, item.conversation_id)
         queued = []
         for rendered in self.channels[item.channel].render(messages):
             draft = OutboxItem(

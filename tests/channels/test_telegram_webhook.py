@@ -351,9 +351,10 @@ async def test_replies_to_one_chat_are_paced(
     assert [m.text for m in sent] == [f"part {n}" for n in range(6)]
     times = [m.received_at for m in sent]
     # A burst of three, then about one a second: never more than three in any second. (Times
-    # are when the fake received them, so a loaded machine's jitter is allowed for.)
-    assert 2.5 <= times[5] - times[0] < 8
-    assert all(times[i] - times[i - 3] >= 0.7 for i in range(3, 6))
+    # are when the fake received them: one send held up on a loaded machine narrows the gap
+    # after it, so the bound is loose; without pacing all six arrive within a few ms.)
+    assert 2.5 <= times[5] - times[0] < 8, times
+    assert all(times[i] - times[i - 3] >= 0.5 for i in range(3, 6)), times
     assert times[2] - times[0] < 0.7
 
 
