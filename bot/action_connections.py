@@ -7,6 +7,12 @@ URL and event loop, kept for the life of the process, and encode the request (th
 tracker, 8% of the CPU) with ujson, which Rasa already depends on, rather than the standard
 library's encoder. Requests, headers, parameters, timeouts and errors are as Rasa makes them;
 an endpoint with its own CA file keeps Rasa's own path.
+
+The sessions are closed when the server stops: Sanic cancels the tasks registered with its app
+at shutdown, and a task registered with the first session waits for that. (Rasa's own shutdown
+hook is registered before the model, and so this module, is loaded; Sanic accepts no new
+listeners once it runs.) Without it, aiohttp reported the open connections as an error at every
+shutdown.
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ import ujson
 from aiohttp.client_exceptions import ContentTypeError
 from rasa.core.constants import DEFAULT_REQUEST_TIMEOUT
 from rasa.utils.endpoints import ClientResponseError, EndpointConfig, concat_url
+from sanic import Sanic
+from sanic.exceptions import SanicException
 
 _original_request = EndpointConfig.request
 _sessions: dict[tuple[int, str | None], aiohttp.ClientSession] = {}
@@ -40,8 +48,28 @@ def _session_for(endpoint: EndpointConfig) -> aiohttp.ClientSession:
             timeout=aiohttp.ClientTimeout(total=DEFAULT_REQUEST_TIMEOUT),
             json_serialize=ujson.dumps,
         )
+        if not any(other[0] == key[0] for other in _sessions):
+            _close_at_shutdown(key[0])
         _sessions[key] = session
     return session
+
+
+def _close_at_shutdown(loop_id: int) -> None:
+    try:
+        app = Sanic.get_app()
+        if id(app.loop) != loop_id:
+            return
+    except SanicException:
+        return  # not in a running Sanic server (`rasa test`): nothing to wait for
+    app.add_task(_close_when_cancelled(loop_id), name=f"youthlink.action_sessions.{loop_id}")
+
+
+async def _close_when_cancelled(loop_id: int) -> None:
+    try:
+        await asyncio.Event().wait()
+    finally:
+        for key in [key for key in _sessions if key[0] == loop_id]:
+            await _sessions.pop(key).close()
 
 
 async def request(

@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,6 +17,9 @@ from aiohttp import web
 from rasa.utils.endpoints import ClientResponseError, EndpointConfig
 
 from bot import action_connections
+from tests.support.ports import free_port
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 async def serve_and_call(calls: Any) -> tuple[list[Any], set[int], list[dict[str, str]]]:
@@ -75,3 +85,75 @@ def test_errors_and_non_json_answers_are_as_rasa_reports_them() -> None:
     results, _peers, seen = asyncio.run(serve_and_call(calls))
     assert results == [500, None]
     assert [s["token"] for s in seen] == ["t0k", "t0k"]  # the token still goes with each call
+
+
+SERVER = """
+import asyncio, os, signal, sys
+from aiohttp import web
+from rasa.utils.endpoints import EndpointConfig
+from sanic import Sanic
+from sanic.response import json as json_response
+from bot import action_connections
+
+action_connections.install()
+app = Sanic("action_connections_test")
+state = {}
+
+async def webhook(request):
+    return web.json_response({"events": [], "responses": []})
+
+async def start(app, loop):
+    actions = web.Application()
+    actions.router.add_post("/webhook", webhook)
+    runner = web.AppRunner(actions)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    state["url"] = "http://127.0.0.1:%d/webhook" % site._server.sockets[0].getsockname()[1]
+
+@app.post("/call")
+async def call(request):
+    answer = await EndpointConfig(url=state["url"]).request(json={"next_action": "a"})
+    state["sessions"] = list(action_connections._sessions.values())
+    asyncio.get_running_loop().call_later(0.2, os.kill, os.getpid(), signal.SIGINT)
+    return json_response(answer)
+
+async def stopped(app, loop):
+    print("sessions closed:", [s.closed for s in state["sessions"]], flush=True)
+
+app.register_listener(start, "before_server_start")
+app.register_listener(stopped, "after_server_stop")
+app.run(host="127.0.0.1", port=int(sys.argv[1]), access_log=False, workers=1)
+"""
+
+
+def test_the_kept_connections_are_closed_when_the_server_stops(tmp_path: Path) -> None:
+    script = tmp_path / "server.py"
+    script.write_text(SERVER)
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, str(script), str(port)],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(
+                    urllib.request.Request(f"http://127.0.0.1:{port}/call", method="POST"),
+                    timeout=5,
+                ) as response:
+                    assert json.loads(response.read()) == {"events": [], "responses": []}
+                break
+            except OSError:
+                assert process.poll() is None and time.monotonic() < deadline
+                time.sleep(0.2)
+        output, _ = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert "sessions closed: [True]" in output
+    assert "Unclosed" not in output
