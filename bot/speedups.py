@@ -5,7 +5,8 @@ module of its own, with its reason and its figures:
 - `bot.action_checks`: action server responses checked with compiled validators, event by event;
 - `bot.action_connections`: connections to the action server kept open, requests encoded with ujson;
 - `bot.classifier_input`: the intent classifier's input built without two needless copies;
-- `bot.local_questions`: the forms' questions asked here rather than by a call to the action server.
+- `bot.local_questions`: the forms' questions asked here rather than by a call to the action server;
+- `bot.rule_lookup`: the rules that match a conversation found without testing every rule.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot import action_checks, action_connections, classifier_input, local_questions
+from bot import action_checks, action_connections, classifier_input, local_questions, rule_lookup
 
 
 def install() -> None:
@@ -28,6 +29,7 @@ def install() -> None:
     action_connections.install()
     classifier_input.install()
     local_questions.install()
+    rule_lookup.install()
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
