@@ -68,8 +68,14 @@ async def _close_when_cancelled(loop_id: int) -> None:
     try:
         await asyncio.Event().wait()
     finally:
-        for key in [key for key in _sessions if key[0] == loop_id]:
-            await _sessions.pop(key).close()
+        await close_sessions()
+
+
+async def close_sessions() -> None:
+    """Close the sessions kept for the running event loop (done at the server's shutdown)."""
+    loop_id = id(asyncio.get_running_loop())
+    for key in [key for key in _sessions if key[0] == loop_id]:
+        await _sessions.pop(key).close()
 
 
 async def request(

@@ -4,7 +4,8 @@ Not NLU: listed in the pipeline only so that Rasa loads it with the model. Each 
 module of its own, with its reason and its figures:
 - `bot.action_checks`: action server responses checked with compiled validators, event by event;
 - `bot.action_connections`: connections to the action server kept open, requests encoded with ujson;
-- `bot.classifier_input`: the intent classifier's input built without two needless copies;
+- `bot.classifier_input`: the intent classifier's input built without needless copies;
+- `bot.graph_runner`: the model's graphs run without dask's scheduler;
 - `bot.local_questions`: the forms' questions asked here rather than by a call to the action server;
 - `bot.rule_lookup`: the rules that match a conversation found without testing every rule.
 """
@@ -20,7 +21,14 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot import action_checks, action_connections, classifier_input, local_questions, rule_lookup
+from bot import (
+    action_checks,
+    action_connections,
+    classifier_input,
+    graph_runner,
+    local_questions,
+    rule_lookup,
+)
 
 
 def install() -> None:
@@ -28,6 +36,7 @@ def install() -> None:
     action_checks.install()
     action_connections.install()
     classifier_input.install()
+    graph_runner.install()
     local_questions.install()
     rule_lookup.install()
 

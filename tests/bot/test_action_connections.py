@@ -48,6 +48,7 @@ async def serve_and_call(calls: Any) -> tuple[list[Any], set[int], list[dict[str
         endpoint = EndpointConfig(url=f"http://127.0.0.1:{port}/webhook", token="t0k")
         results = await calls(endpoint)
     finally:
+        await action_connections.close_sessions()
         await runner.cleanup()
     return results, peers, seen
 
