@@ -50,8 +50,14 @@ def scripted_turns(case: dict[str, Any]) -> list[str]:
 # hand; their own CPU per message is printed with the stack's.
 
 
-def client_session() -> aiohttp.ClientSession:
-    return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
+def client_session(keepalive: bool = True) -> aiohttp.ClientSession:
+    # With several Rasa processes the clients sent straight to Rasa open a connection per
+    # message, as the gateway then does: a kept connection stays with the process that
+    # accepted it, and one process could get every message (docs/operations.md).
+    return aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=60),
+        connector=aiohttp.TCPConnector(force_close=not keepalive),
+    )
 
 
 async def direct_turn(client: aiohttp.ClientSession, stack: Stack, sender: str, text: str) -> float:
@@ -104,7 +110,8 @@ async def throughput(stack: Stack, cases: list[dict[str, Any]], concurrency: int
     deadline = time.monotonic() + seconds
 
     async def worker(index: int) -> None:
-        async with client_session() as client:
+        keepalive = path == "gateway" or stack.env.get("YOUTHLINK_RASA_WORKERS", "1") == "1"
+        async with client_session(keepalive) as client:
             while time.monotonic() < deadline:
                 case = cases[index % len(cases)]
                 ident = f"bench-{uuid.uuid4().hex}"
@@ -201,6 +208,7 @@ def main() -> None:
             Path(tmp),
             endpoints={"lock_store": lock_store(REDIS_URL)},
             SANIC_WORKERS="2",
+            YOUTHLINK_RASA_WORKERS="2",
         ) as stack,
     ):
         measure(stack, cases)

@@ -142,7 +142,8 @@ def create_app(
         owned_engine = engine is None
         db = Database(engine if engine is not None else make_engine(settings.database_url))
         guard = safeguarding if safeguarding is not None else default_safeguarding()
-        async with aiohttp.ClientSession(timeout=DEFAULT_TIMEOUT) as client:
+        connector = aiohttp.TCPConnector(force_close=not settings.rasa_keepalive)
+        async with aiohttp.ClientSession(connector=connector, timeout=DEFAULT_TIMEOUT) as client:
             pipeline = Pipeline(
                 db,
                 cipher,

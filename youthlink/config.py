@@ -24,6 +24,7 @@ class Settings:
     local_token: str = ""
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_token: str = ""
+    rasa_keepalive: bool = True
     handoff_url: str = "http://127.0.0.1:8081"
     gateway_url: str = "http://127.0.0.1:8080"
     public_url: str = ""
@@ -54,6 +55,15 @@ class Settings:
                 raise ConfigurationError(f"{name} must be a whole number") from exc
 
         escalate_at = whole_number("YOUTHLINK_ESCALATE_AT", "4")
+        # A kept-open connection stays with the Rasa process that accepted it, so with several
+        # processes each message gets a connection of its own, taken by a process that is free
+        # (docs/operations.md). Behind a load balancer that balances each request, keep them.
+        rasa_keepalive = whole_number("YOUTHLINK_RASA_WORKERS", "1") <= 1
+        keepalive_setting = get("YOUTHLINK_RASA_KEEPALIVE").lower()
+        if keepalive_setting:
+            if keepalive_setting not in ("0", "1"):
+                raise ConfigurationError("YOUTHLINK_RASA_KEEPALIVE must be 0 or 1")
+            rasa_keepalive = keepalive_setting == "1"
         from youthlink.keys import load_encryption_keys  # here: keys imports this module
 
         keys, keys_file = load_encryption_keys(env)
@@ -67,6 +77,7 @@ class Settings:
             local_token=get("YOUTHLINK_LOCAL_TOKEN"),
             rasa_url=get("YOUTHLINK_RASA_URL", "http://127.0.0.1:5005").rstrip("/"),
             rasa_token=get("YOUTHLINK_RASA_TOKEN"),
+            rasa_keepalive=rasa_keepalive,
             handoff_url=get("YOUTHLINK_HANDOFF_URL", "http://127.0.0.1:8081").rstrip("/"),
             gateway_url=get("YOUTHLINK_GATEWAY_URL", "http://127.0.0.1:8080").rstrip("/"),
             public_url=get("YOUTHLINK_PUBLIC_URL").rstrip("/"),

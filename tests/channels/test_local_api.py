@@ -12,9 +12,12 @@ from hypothesis import strategies as st
 
 from channels.errors import BadRequest
 from channels.local import parse_local_message
+from channels.safeguarding import Safeguarding
 from channels.texts import MAX_TEXT_CHARS
 from tests.channels.conftest import RunningGateway
+from tests.support.db import fresh_settings, settings_env
 from tests.support.fake_rasa import FakeRasa
+from youthlink.config import Settings
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
@@ -116,3 +119,29 @@ def test_webhook_never_fails_with_a_server_error(
         timeout=30,
     )
     assert response.status_code < 500, response.text
+
+
+@pytest.mark.parametrize("keepalive", [True, False])
+async def test_connections_to_rasa_are_kept_or_made_per_message_as_configured(
+    sqlite_url: str, fake_rasa: FakeRasa, safeguarding: Safeguarding, keepalive: bool
+) -> None:
+    # One Rasa process: one kept connection. Several: a connection per message, so that a free
+    # process takes each one (a kept connection stays with the process that accepted it).
+    fake_rasa.stop()
+    fake_rasa.keep_alive = True  # as Rasa (Sanic) does
+    fake_rasa.start()
+    workers = "1" if keepalive else "2"
+    env = settings_env(fresh_settings(sqlite_url))
+    env.update(YOUTHLINK_RASA_URL=fake_rasa.url, YOUTHLINK_RASA_WORKERS=workers)
+    settings = Settings.from_env(env)
+    assert settings.rasa_keepalive is keepalive
+    running = RunningGateway(settings, safeguarding)
+    await running.start()
+    try:
+        for text in ("hi", "yes", "15"):
+            response = await running.post("kept", text)
+            assert response.json()["messages"][0]["text"] == f"echo: {text}"
+    finally:
+        await running.stop()
+    assert len(fake_rasa.peers) == 3
+    assert len(set(fake_rasa.peers)) == (1 if keepalive else 3)

@@ -17,7 +17,7 @@ import pytest
 
 from tests.support.db import skip_or_fail
 from tests.support.evaldata import check_referral_outcome, eval_dir, load_jsonl
-from tests.support.stack import APP_BIN, REPO, Stack, process_tree, running_stack
+from tests.support.stack import APP_BIN, REPO, Stack, cpu_seconds, process_tree, running_stack
 from youthlink.rasa_endpoints import lock_store
 
 pytestmark = pytest.mark.e2e
@@ -41,13 +41,17 @@ def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         tmp_path_factory.mktemp("workers"),
         endpoints={"lock_store": lock_store(REDIS_URL)},
         SANIC_WORKERS="2",
+        YOUTHLINK_RASA_WORKERS="2",  # as `make run` sets it: the gateway then opens a
+        # connection per message, taken by whichever process is free
     ) as running:
         yield running
 
 
 def test_conversations_complete_across_two_rasa_processes(two_workers: Stack) -> None:
     rasa = two_workers.processes["rasa"]
-    assert len(process_tree(rasa.pid)) >= 3, "Rasa should run as two worker processes"
+    workers = process_tree(rasa.pid)[1:]
+    assert len(workers) >= 2, "Rasa should run as two worker processes"
+    before = [cpu_seconds(pid) for pid in workers]
     script = str(eval_dir() / "referrals_dev.jsonl")
     command = [str(APP_BIN / "youthlink"), "chat", "--script", script]
     runs = [
@@ -73,3 +77,6 @@ def test_conversations_complete_across_two_rasa_processes(two_workers: Stack) ->
     # Every conversation is its own: no two outcomes share a referral.
     ids = [o["referral"]["referral_id"] for o in outcomes if o["referral"]]
     assert len(ids) == len(set(ids))
+    # Both processes took their share: the gateway's connections are not all held by one.
+    used = [cpu_seconds(pid) - spent for pid, spent in zip(workers, before, strict=True)]
+    assert min(used) > 0.2 * sum(used), used

@@ -37,6 +37,8 @@ class FakeRasa:
     port: int = 0
     responder: Responder = echo
     requests: list[dict[str, Any]] = field(default_factory=list)
+    # The client's port for each message answered: one per TCP connection the client opened.
+    peers: list[int] = field(default_factory=list)
     gate: threading.Event = field(default_factory=threading.Event)
     status_code: int = 200
     # Rasa's HTTP API: the token it requires ("" = none), how it answers, what it was sent.
@@ -128,6 +130,7 @@ class FakeRasa:
                 fake.gate.wait(30)
                 with fake._lock:
                     fake.requests.append(payload)
+                    fake.peers.append(self.client_address[1])
                 if fake.status_code != 200:
                     self.send_error(fake.status_code)
                     return

@@ -46,3 +46,14 @@ def test_dev_env_file_has_fresh_working_keys(tmp_path: Path) -> None:
     cipher = Cipher.from_keys(settings.encryption_keys, settings.hash_key)
     assert cipher.decrypt(cipher.encrypt("x")) == "x"
     assert first.stat().st_mode & 0o077 == 0, "the env file is readable by its owner only"
+
+
+def test_connections_to_rasa_are_kept_for_one_rasa_process_unless_set() -> None:
+    assert Settings.from_env({}).rasa_keepalive
+    assert Settings.from_env({"YOUTHLINK_RASA_WORKERS": "1"}).rasa_keepalive
+    assert not Settings.from_env({"YOUTHLINK_RASA_WORKERS": "2"}).rasa_keepalive
+    both = {"YOUTHLINK_RASA_WORKERS": "2", "YOUTHLINK_RASA_KEEPALIVE": "1"}
+    assert Settings.from_env(both).rasa_keepalive
+    assert not Settings.from_env({"YOUTHLINK_RASA_KEEPALIVE": "0"}).rasa_keepalive
+    with pytest.raises(ConfigurationError, match="YOUTHLINK_RASA_KEEPALIVE"):
+        Settings.from_env({"YOUTHLINK_RASA_KEEPALIVE": "yes"})
