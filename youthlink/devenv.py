@@ -26,6 +26,7 @@ YOUTHLINK_ESCALATE_AT=4
 # Rasa uses one core per process. With more cores, run several (they share a Redis lock store):
 # YOUTHLINK_RASA_WORKERS=2
 # YOUTHLINK_REDIS_URL=redis://127.0.0.1:6379/0
+# (the gateway then opens a connection to Rasa per message; YOUTHLINK_RASA_KEEPALIVE=1 keeps them)
 # Telegram: set TELEGRAM_BOT_TOKEN (from BotFather) to use it; the webhook secret is ready.
 TELEGRAM_SECRET_TOKEN={telegram_secret}
 """
