@@ -22,6 +22,18 @@ from tests.support.ports import free_port
 REPO = Path(__file__).resolve().parents[2]
 
 
+async def start_actions(webhook: Any) -> tuple[web.AppRunner, str]:
+    """A small action server on 127.0.0.1 answering `POST /webhook`; its runner and URL."""
+    app = web.Application()
+    app.router.add_post("/webhook", webhook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return runner, f"http://127.0.0.1:{port}/webhook"
+
+
 async def serve_and_call(calls: Any) -> tuple[list[Any], set[int], list[dict[str, str]]]:
     """Serve a small action server on 127.0.0.1; run `calls(endpoint)`; what it saw."""
     peers: set[int] = set()
@@ -37,15 +49,9 @@ async def serve_and_call(calls: Any) -> tuple[list[Any], set[int], list[dict[str
             return web.Response(text="not json")
         return web.json_response({"events": [], "responses": []})
 
-    app = web.Application()
-    app.router.add_post("/webhook", webhook)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    runner, url = await start_actions(webhook)
     try:
-        endpoint = EndpointConfig(url=f"http://127.0.0.1:{port}/webhook", token="t0k")
+        endpoint = EndpointConfig(url=url, token="t0k")
         results = await calls(endpoint)
     finally:
         await action_connections.close_sessions()
@@ -95,6 +101,7 @@ from rasa.utils.endpoints import EndpointConfig
 from sanic import Sanic
 from sanic.response import json as json_response
 from bot import action_connections
+from tests.bot.test_action_connections import start_actions
 
 action_connections.install()
 app = Sanic("action_connections_test")
@@ -104,13 +111,7 @@ async def webhook(request):
     return web.json_response({"events": [], "responses": []})
 
 async def start(app, loop):
-    actions = web.Application()
-    actions.router.add_post("/webhook", webhook)
-    runner = web.AppRunner(actions)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    state["url"] = "http://127.0.0.1:%d/webhook" % site._server.sockets[0].getsockname()[1]
+    state["runner"], state["url"] = await start_actions(webhook)
 
 @app.post("/call")
 async def call(request):
