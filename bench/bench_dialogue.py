@@ -88,13 +88,16 @@ async def gateway_turn(
 async def latency(stack: Stack, cases: list[dict[str, Any]], rounds: int) -> None:
     direct: list[float] = []
     gateway: list[float] = []
+    confirm: list[bool] = []  # the last turn, which submits the referral
     async with client_session() as client:
         for _ in range(rounds):
             for case in cases:
                 sender, address = f"bench-{uuid.uuid4().hex}", f"bench-{uuid.uuid4().hex}"
-                for text in scripted_turns(case):
+                turns = scripted_turns(case)
+                for index, text in enumerate(turns):
                     direct.append(await direct_turn(client, stack, sender, text))
                     gateway.append(await gateway_turn(client, stack, address, text))
+                    confirm.append(index == len(turns) - 1)
     d50, d95 = percentile(direct, 50) * 1000, percentile(direct, 95) * 1000
     g50, g95 = percentile(gateway, 50) * 1000, percentile(gateway, 95) * 1000
     print(f"latency, one conversation at a time, {len(direct)} messages per path")
@@ -102,6 +105,12 @@ async def latency(stack: Stack, cases: list[dict[str, Any]], rounds: int) -> Non
     print(f"  through gateway  : p50 {g50:7.1f} ms  p95 {g95:7.1f} ms")
     print(f"  gateway/Rasa p95 ratio: {g95 / d95:.2f} (adds {100 * (g95 / d95 - 1):+.0f}%)")
     print(f"  gateway/Rasa p50 ratio: {g50 / d50:.2f} (adds {100 * (g50 / d50 - 1):+.0f}%)")
+    # The same message sent both ways one after the other: what the gateway added to it.
+    for label, wanted in (("confirm turns", True), ("other turns", False)):
+        pairs = [(g, d) for g, d, c in zip(gateway, direct, confirm, strict=True) if c == wanted]
+        added = percentile([g - d for g, d in pairs], 50) * 1000
+        alone = percentile([d for _, d in pairs], 50) * 1000
+        print(f"  {label:13s}: gateway adds {added:.1f} ms (median), Rasa alone {alone:.1f} ms")
 
 
 async def throughput(stack: Stack, cases: list[dict[str, Any]], concurrency: int, seconds: float,
@@ -179,7 +188,7 @@ def category_recall(stack: Stack) -> None:
 
 def measure(stack: Stack, cases: list[dict[str, Any]]) -> None:
     """Latency one at a time, then 16 concurrent (with each process's CPU per message)."""
-    asyncio.run(latency(stack, cases, rounds=4))
+    asyncio.run(latency(stack, cases, rounds=8))
     asyncio.run(throughput(stack, cases, concurrency=16, seconds=30, path="rasa"))
     trees = {name: process_tree(proc.pid) for name, proc in stack.processes.items()}
     before = {name: cpu_seconds(*pids) for name, pids in trees.items()}

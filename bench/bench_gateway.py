@@ -9,10 +9,14 @@ the fake Rasa from the tests on 127.0.0.1, then:
 
 With Rasa taken out, what is left is the gateway: HTTP in, storing, screening, claiming, the
 call out, answering and HTTP back.
+
+`--rasa-ms 8` makes the stand-in take that long over each answer (sleeping), as long as Rasa
+takes over a turn: the gateway then sits idle while it waits, as it does in the whole stack.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import subprocess
@@ -20,7 +24,9 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -29,7 +35,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.measure import cpu_seconds, percentile  # noqa: E402
 from tests.support.db import fresh_settings, settings_env  # noqa: E402
-from tests.support.fake_rasa import FakeRasa  # noqa: E402
+from tests.support.fake_rasa import FakeRasa, Reply, echo  # noqa: E402
 from tests.support.ports import free_port  # noqa: E402
 from tests.support.stack import APP_BIN  # noqa: E402
 
@@ -125,8 +131,22 @@ async def measure(gateway_url: str, rasa_url: str, token: str, pid: int) -> None
         )
 
 
+def slow_echo(seconds: float) -> Callable[[str, str, dict[str, Any]], Reply]:
+    """The stand-in's answer, after `seconds`."""
+
+    def answer(sender: str, message: str, metadata: dict[str, Any]) -> Reply:
+        time.sleep(seconds)
+        return echo(sender, message, metadata)
+
+    return answer
+
+
 def main() -> None:
-    fake = FakeRasa(keep_alive=True).start()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rasa-ms", type=float, default=0.0, help="the stand-in's time per answer")
+    delay = parser.parse_args().rasa_ms / 1000
+    fake = FakeRasa(keep_alive=True, responder=slow_echo(delay) if delay else echo).start()
+    print(f"stand-in for Rasa answers after {delay * 1000:.0f} ms")
     with tempfile.TemporaryDirectory(prefix="youthlink-bench-gw-") as tmp:
         settings = fresh_settings(f"sqlite:///{tmp}/gateway.db", rasa_url=fake.url)
         port = free_port()

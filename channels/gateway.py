@@ -23,6 +23,7 @@ from channels.conversations import find_conversation_id
 from channels.database import Database, utcnow
 from channels.delivery import Delivery
 from channels.errors import BadRequest, TextTooLong, Unauthorized
+from channels.inbox import InboxItem
 from channels.local import LocalChannel, parse_address
 from channels.outbox import OutboxItem
 from channels.pipeline import Pipeline, RetryPolicy
@@ -99,6 +100,19 @@ async def _inbound(request: Request) -> InboundRequest:
     )
 
 
+def settled(item: InboxItem, rasa_unavailable: bool) -> bool:
+    """Whether the local API's answer about this message is final: it is done with (or Rasa is
+    being waited for), and an escalation it raised is recorded, so the answer carries its id.
+
+    A paused conversation's message is done with as soon as it is claimed, which can be before
+    its escalation is recorded.
+    """
+    finished = item.status in (DONE, FAILED)
+    waiting_for_rasa = item.screened and (item.attempts > 0 or rasa_unavailable)
+    escalation_recorded = not item.escalated or item.escalation_id is not None
+    return escalation_recorded and (finished or waiting_for_rasa)
+
+
 def _read_outcome(
     session: Session, gateway: Gateway, inbox_id: int, conversation_id: str
 ) -> tuple[Outcome, bool]:
@@ -106,16 +120,13 @@ def _read_outcome(
     messages = outbox.replies_for(session, gateway.cipher, inbox_id)
     if item is None:
         return Outcome(conversation_id, messages, None, pending=False), True
-    finished = item.status in (DONE, FAILED)
-    waiting_for_rasa = item.screened and (item.attempts > 0 or gateway.pipeline.rasa_unavailable)
     outcome = Outcome(
         conversation_id=conversation_id,
         messages=messages,
         escalation_id=item.escalation_id,
-        pending=not finished,
+        pending=item.status not in (DONE, FAILED),
     )
-    escalation_settled = not item.escalated or item.escalation_id is not None
-    return outcome, finished or (waiting_for_rasa and escalation_settled)
+    return outcome, settled(item, gateway.pipeline.rasa_unavailable)
 
 
 def create_app(
@@ -143,7 +154,10 @@ def create_app(
         db = Database(engine if engine is not None else make_engine(settings.database_url))
         guard = safeguarding if safeguarding is not None else default_safeguarding()
         connector = aiohttp.TCPConnector(force_close=not settings.rasa_keepalive)
-        async with aiohttp.ClientSession(connector=connector, timeout=DEFAULT_TIMEOUT) as client:
+        # Rasa sets no cookies: a jar that keeps none has nothing to match on each request.
+        async with aiohttp.ClientSession(
+            connector=connector, timeout=DEFAULT_TIMEOUT, cookie_jar=aiohttp.DummyCookieJar()
+        ) as client:
             pipeline = Pipeline(
                 db,
                 cipher,
@@ -171,6 +185,7 @@ def create_app(
                     await task
                 await providers.close()
                 await close_channels(list(channel_map.values()))
+                db.close()
                 if owned_engine:
                     db.engine.dispose()
 

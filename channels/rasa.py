@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
+from yarl import URL
 
 from channels.errors import RasaUnavailable
 
@@ -24,7 +25,8 @@ class RasaClient:
     """Sends one young person's message to Rasa and returns what the bot says."""
 
     def __init__(self, base_url: str, session: aiohttp.ClientSession) -> None:
-        self._url = base_url.rstrip("/") + "/webhooks/rest/webhook"
+        # Parsed once: aiohttp parses a URL given as text on every request.
+        self._url = URL(base_url.rstrip("/") + "/webhooks/rest/webhook")
         self._session = session
 
     async def send(

@@ -74,12 +74,34 @@ class Ticker:
 
 async def test_runs_at_once_on_the_event_loop_when_sqlite_is_free(engine: Engine) -> None:
     calls: list[int] = []
-    ran_in = await Database(engine).run_core_soon(writer("hello", calls))
+    db = Database(engine)
+    ran_in = await db.run_core_soon(writer("hello", calls))
     assert ran_in == threading.get_ident()
     assert bodies(engine) == ["hello"]
-    # The connection goes back to the pool with the long busy wait every other user expects.
+    # Everyone else's connections wait as long as they must for another process's write.
     with engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+    db.close()
+
+
+async def test_the_event_loop_keeps_one_connection_with_a_short_wait(engine: Engine) -> None:
+    db = Database(engine)
+    seen: list[tuple[object, int]] = []
+
+    def note(connection: Connection) -> None:
+        raw = connection.connection.dbapi_connection
+        seen.append((raw, connection.exec_driver_sql("PRAGMA busy_timeout").scalar()))
+
+    for _ in range(3):
+        await db.run_core_soon(note)
+    assert len({id(raw) for raw, _ in seen}) == 1  # the same connection each time
+    assert [wait for _, wait in seen] == [20, 20, 20]
+    assert engine.pool.checkedout() == 1  # kept out of the pool between units
+    db.close()
+    assert engine.pool.checkedout() == 0
+    # Given back with the long wait every other user of the pool expects.
+    raw = seen[0][0]
+    assert raw.execute("PRAGMA busy_timeout").fetchone()[0] == 30000  # type: ignore[attr-defined]
 
 
 async def test_waits_in_a_thread_while_this_process_uses_the_database(engine: Engine) -> None:
