@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from channels.database import Executor
+from channels.driver import DriverConnection, on_driver
 from channels.messages import Button, buttons_from_json, buttons_to_json
 from channels.tables import ConversationRow
 from youthlink.crypto import Cipher
@@ -135,7 +136,7 @@ def lookup_address(
 
 
 _CONVERSATIONS = cast(Table, ConversationRow.__table__)
-_SET_OFFERED = (
+_SET_OFFERED = on_driver(
     update(_CONVERSATIONS)
     .where(_CONVERSATIONS.c.conversation_id == bindparam("conversation"))
     .values(offered_buttons=bindparam("offered"))
@@ -155,10 +156,12 @@ CONVERSATION_COLUMNS = (
 )
 """The columns `Conversation.from_row` reads (the address stays out)."""
 
-_READ = select(*CONVERSATION_COLUMNS).where(
-    _CONVERSATIONS.c.conversation_id == bindparam("conversation")
+_READ = on_driver(
+    select(*CONVERSATION_COLUMNS).where(
+        _CONVERSATIONS.c.conversation_id == bindparam("conversation")
+    )
 )
-_TOUCH = (
+_TOUCH = on_driver(
     update(_CONVERSATIONS)
     .where(_CONVERSATIONS.c.conversation_id == bindparam("conversation"))
     .values(last_seen_at=bindparam("now", type_=DateTime(timezone=True)))
@@ -172,7 +175,11 @@ def read_conversation(db: Executor, conversation_id: str) -> Conversation | None
 
 
 def create_conversation(
-    connection: Connection, cipher: Cipher, channel: str, address: str, now: datetime
+    connection: Connection | DriverConnection,
+    cipher: Cipher,
+    channel: str,
+    address: str,
+    now: datetime,
 ) -> Conversation:
     """Store a new conversation for this address (nothing happens if it exists already: another
     gateway replica may create it at the same moment) and return it as new."""

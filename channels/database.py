@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from channels.driver import DriverConnection
 from youthlink.db import SQLITE_BUSY_TIMEOUT_MS, make_sessionmaker
 
 T = TypeVar("T")
@@ -26,8 +27,10 @@ INLINE_BUSY_TIMEOUT_MS = 20
 INLINE_LOCK_WAIT_SECONDS = 0.05
 
 # What the statements built once (Core) run on: an ORM session, or a bare connection where a
-# hot path has no use for the ORM's bookkeeping.
-Executor: TypeAlias = Session | Connection
+# hot path has no use for the ORM's bookkeeping (on SQLite's event-loop path, one that runs the
+# statements registered with `channels.driver` on the driver itself).
+Core: TypeAlias = Connection | DriverConnection
+Executor: TypeAlias = Session | Connection | DriverConnection
 
 
 def utcnow() -> datetime:
@@ -55,7 +58,7 @@ class Database:
         # The event loop's own SQLite connection (`run_core_soon`), kept out of the pool with its
         # short busy wait: a pool checkout, a reset on return and two PRAGMAs each time cost
         # about a tenth of a short transaction.
-        self._inline: Connection | None = None
+        self._inline: DriverConnection | None = None
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -80,7 +83,7 @@ class Database:
         """Run `fn(connection)` in one transaction in a worker thread."""
         return await asyncio.to_thread(self.call_core, fn)
 
-    async def run_core_soon(self, fn: Callable[[Connection], T]) -> T:
+    async def run_core_soon(self, fn: Callable[[Core], T]) -> T:
         """`run_core` for a short unit of work on a hot path.
 
         On SQLite a transaction of a few statements takes less time than handing it to a worker
@@ -90,18 +93,19 @@ class Database:
         holds the database it waits without blocking the event loop, then runs; if that takes
         too long, or another process holds SQLite's write lock past the short busy wait (it is
         rolled back then), it runs in a worker thread as usual: the event loop never blocks on
-        a lock. `fn` may therefore run twice, the first time rolled back. On PostgreSQL
-        (network round trips) it always runs in a worker thread.
+        a lock. `fn` may therefore run twice, the first time rolled back. On the event loop `fn`
+        gets a `DriverConnection`, elsewhere a plain `Connection`. On PostgreSQL (network round
+        trips) it always runs in a worker thread.
         """
         if self._lock is None or not await self._acquire_soon():
             return await self.run_core(fn)
         try:
-            connection = self._inline_connection()
+            driver = self._inline_connection()
             try:
-                with connection.begin():
-                    return fn(connection)
+                with driver.connection.begin():
+                    return fn(driver)
             finally:
-                if connection.invalidated:
+                if driver.connection.invalidated:
                     self._close_inline()
         except OperationalError as exc:
             if "locked" not in str(exc.orig):
@@ -110,18 +114,19 @@ class Database:
             self._lock.release()
         return await self.run_core(fn)
 
-    def _inline_connection(self) -> Connection:
+    def _inline_connection(self) -> DriverConnection:
         if self._inline is None:
             connection = self.engine.connect()
             raw = connection.connection.dbapi_connection
             assert raw is not None
             raw.execute(f"PRAGMA busy_timeout={INLINE_BUSY_TIMEOUT_MS}")
-            self._inline = connection
+            self._inline = DriverConnection(connection)
         return self._inline
 
     def _close_inline(self) -> None:
-        connection, self._inline = self._inline, None
-        if connection is not None:
+        driver, self._inline = self._inline, None
+        if driver is not None:
+            connection = driver.connection
             # Back to the pool with the busy wait every other user of the pool expects.
             raw = connection.connection.dbapi_connection
             if raw is not None and not connection.invalidated:

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from channels.claims import claim, claim_statement
 from channels.conversations import ensure_conversation
 from channels.database import Executor
+from channels.driver import on_driver
 from channels.messages import InboundMessage
 from channels.tables import DONE, FAILED, PENDING, PROCESSING, ConversationRow, InboxRow
 from youthlink.crypto import Cipher
@@ -268,12 +269,12 @@ def release_claims(session: Session, now: datetime) -> int:
 
 
 _INBOX = cast(Table, InboxRow.__table__)
-_INSERT = insert(_INBOX).returning(_INBOX.c.id)
+_INSERT = on_driver(insert(_INBOX).returning(_INBOX.c.id))
 _FIND_STORED = select(_INBOX.c.id, _INBOX.c.conversation_id).where(
     _INBOX.c.channel == bindparam("channel"),
     _INBOX.c.provider_message_id == bindparam("provider_id"),
 )
-_MARK_DONE = (
+_MARK_DONE = on_driver(
     update(_INBOX)
     .where(_INBOX.c.id == bindparam("inbox_id"))
     .values(status=DONE, processed_at=bindparam("now", type_=DateTime(timezone=True)))
@@ -329,8 +330,8 @@ def _recent(before: bool) -> Select[Any]:
     return query.order_by(_INBOX.c.id.desc()).limit(bindparam("limit"))
 
 
-_RECENT = _recent(before=False)
-_RECENT_BEFORE = _recent(before=True)
+_RECENT = on_driver(_recent(before=False))
+_RECENT_BEFORE = on_driver(_recent(before=True))
 _UNFINISHED_BEFORE = select(waiting(_INBOX.c.id < bindparam("inbox_id")))
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from channels.claims import claim, claim_statement
 from channels.conversations import Conversation
 from channels.database import Executor
+from channels.driver import on_driver
 from channels.messages import Outbound
 from channels.tables import (
     CRISIS,
@@ -110,7 +111,7 @@ def enqueue(
 
 
 _OUTBOX = cast(Table, OutboxRow.__table__)
-_INSERT = insert(_OUTBOX).returning(_OUTBOX.c.id)
+_INSERT = on_driver(insert(_OUTBOX).returning(_OUTBOX.c.id))
 REPLY_QUEUED = exists().where(
     _OUTBOX.c.in_reply_to == bindparam("inbox_id"), _OUTBOX.c.kind == REPLY
 )

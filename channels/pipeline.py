@@ -18,7 +18,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from channels import inbox, outbox
@@ -33,7 +32,7 @@ from channels.conversations import (
     set_offered,
     touch_conversation,
 )
-from channels.database import Database, Executor, as_utc, utcnow
+from channels.database import Core, Database, Executor, as_utc, utcnow
 from channels.errors import RasaUnavailable, describe
 from channels.inbox import InboxItem, Stored
 from channels.local import READ_BACK_CHANNELS
@@ -163,7 +162,7 @@ class Pipeline:
         )
 
     def _receive_clean(
-        self, connection: Connection, message: InboundMessage, now: datetime
+        self, connection: Core, message: InboundMessage, now: datetime
     ) -> Received | None:
         # The common case in a handful of statements and no ORM: a repeat, or a message that
         # screens clean, of a new conversation or of one with nothing in flight. None when the

@@ -15,6 +15,7 @@ from sqlalchemy import Row, Table, and_, bindparam, literal_column, select
 
 from channels.conversations import CONVERSATION_COLUMNS, Conversation
 from channels.database import Executor
+from channels.driver import on_driver
 from channels.inbox import Stored, waiting
 from channels.messages import InboundMessage
 from channels.outbox import REPLY_QUEUED
@@ -46,27 +47,35 @@ class AnswerState:
     conversation: Conversation | None
 
 
-_ARRIVAL = select(
-    _STORED.c.id.label("stored_id"),
-    _STORED.c.conversation_id.label("stored_conversation_id"),
-    waiting().label("waiting"),
-    *CONVERSATION_COLUMNS,
-).select_from(
-    _ONE.outerjoin(
-        _STORED,
-        and_(
-            _STORED.c.channel == bindparam("channel"),
-            _STORED.c.provider_message_id == bindparam("provider_id"),
-        ),
-    ).outerjoin(_CONVERSATIONS, _CONVERSATIONS.c.conversation_id == bindparam("conversation_id"))
+_ARRIVAL = on_driver(
+    select(
+        _STORED.c.id.label("stored_id"),
+        _STORED.c.conversation_id.label("stored_conversation_id"),
+        waiting().label("waiting"),
+        *CONVERSATION_COLUMNS,
+    ).select_from(
+        _ONE.outerjoin(
+            _STORED,
+            and_(
+                _STORED.c.channel == bindparam("channel"),
+                _STORED.c.provider_message_id == bindparam("provider_id"),
+            ),
+        ).outerjoin(
+            _CONVERSATIONS, _CONVERSATIONS.c.conversation_id == bindparam("conversation_id")
+        )
+    )
 )
 
-_ANSWER = select(
-    REPLY_QUEUED.label("answered"),
-    waiting(_INBOX.c.id > bindparam("inbox_id")).label("later_waiting"),
-    *CONVERSATION_COLUMNS,
-).select_from(
-    _ONE.outerjoin(_CONVERSATIONS, _CONVERSATIONS.c.conversation_id == bindparam("conversation_id"))
+_ANSWER = on_driver(
+    select(
+        REPLY_QUEUED.label("answered"),
+        waiting(_INBOX.c.id > bindparam("inbox_id")).label("later_waiting"),
+        *CONVERSATION_COLUMNS,
+    ).select_from(
+        _ONE.outerjoin(
+            _CONVERSATIONS, _CONVERSATIONS.c.conversation_id == bindparam("conversation_id")
+        )
+    )
 )
 
 

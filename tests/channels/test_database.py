@@ -14,7 +14,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
-from channels.database import Database
+from channels.database import Core, Database
+from channels.driver import DriverConnection
 from tests.support.db import postgres_database
 from youthlink.db import make_engine
 
@@ -88,9 +89,10 @@ async def test_the_event_loop_keeps_one_connection_with_a_short_wait(engine: Eng
     db = Database(engine)
     seen: list[tuple[object, int]] = []
 
-    def note(connection: Connection) -> None:
-        raw = connection.connection.dbapi_connection
-        seen.append((raw, connection.exec_driver_sql("PRAGMA busy_timeout").scalar()))
+    def note(connection: Core) -> None:
+        assert isinstance(connection, DriverConnection)  # registered statements run on the driver
+        raw = connection.connection.connection.dbapi_connection
+        seen.append((raw, connection.execute(text("PRAGMA busy_timeout")).scalar()))
 
     for _ in range(3):
         await db.run_core_soon(note)
