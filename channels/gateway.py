@@ -225,18 +225,19 @@ def create_app(
         (message,) = channel.parse(inbound)
         received = await gateway.pipeline.receive(message, utcnow())
         stored = received.stored
+        if received.prepared is not None:
+            # Screened clean and claimed as it was stored: relay it now, without the worker.
+            # Answered, it is logged once, by the answer (the log line names its conversation).
+            answered = await asyncio.shield(gateway.worker.relay_now(received.prepared))
+            if answered is not None:
+                outcome = Outcome(stored.conversation_id, answered.messages, None, pending=False)
+                return JSONResponse(_outcome_json(outcome))
         if stored.created:
             log.info(
                 "received inbox_id=%s conversation_id=%s channel=local",
                 stored.inbox_id,
                 stored.conversation_id,
             )
-        if received.prepared is not None:
-            # Screened clean and claimed as it was stored: relay it now, without the worker.
-            answered = await asyncio.shield(gateway.worker.relay_now(received.prepared))
-            if answered is not None:
-                outcome = Outcome(stored.conversation_id, answered.messages, None, pending=False)
-                return JSONResponse(_outcome_json(outcome))
         changed = gateway.worker.changed.watch(stored.inbox_id)
         gateway.worker.wake()
         loop = asyncio.get_running_loop()

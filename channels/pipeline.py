@@ -411,7 +411,10 @@ class Pipeline:
             if conversation is None or offered != conversation.offered:
                 set_offered(session, item.conversation_id, offered)
         inbox.mark_done(session, item.id, now)
-        log.info("answered inbox_id=%s messages=%s", item.id, len(messages))
+        log.info(
+            "answered inbox_id=%s conversation_id=%s messages=%s",
+            item.id, item.conversation_id, len(messages),
+        )  # fmt: skip
         return Answered(messages=queued, more_waiting=state.later_waiting)
 
     def _deferred(self, session: Session, item: InboxItem, conversation: Conversation) -> None:
