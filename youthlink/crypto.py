@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -62,4 +61,5 @@ class Cipher:
     def lookup_hash(self, *parts: str) -> str:
         """A keyed hash (HMAC-SHA256, hex) of the parts, for finding rows without storing values."""
         message = "\x1f".join(parts).encode("utf-8")
-        return hmac.new(self.hash_key, message, hashlib.sha256).hexdigest()
+        # The one-shot form: the same digest without building an HMAC object (once per message).
+        return hmac.digest(self.hash_key, message, "sha256").hex()

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 import pytest
 
 from youthlink.crypto import Cipher, new_key
@@ -36,6 +39,9 @@ def test_lookup_hash_is_keyed_and_stable() -> None:
     assert a.lookup_hash("sms", "+447700900123") != b.lookup_hash("sms", "+447700900123")
     assert a.lookup_hash("sms", "+447700900123") != a.lookup_hash("telegram", "+447700900123")
     assert "447700900123" not in a.lookup_hash("sms", "+447700900123")
+    # Stored hashes must keep matching: HMAC-SHA256 over the parts joined by a unit separator.
+    expected = hmac.new(a.hash_key, b"sms\x1f+447700900123", hashlib.sha256).hexdigest()
+    assert a.lookup_hash("sms", "+447700900123") == expected
 
 
 @pytest.mark.parametrize(("keys", "hash_key"), [([], "h"), (["not-a-key"], "h"), ([new_key()], "")])
