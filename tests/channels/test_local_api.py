@@ -7,10 +7,12 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import Request
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from channels.errors import BadRequest
+from channels.errors import BadRequest, TextTooLong
+from channels.gateway import MAX_BODY_BYTES, _inbound
 from channels.local import parse_local_message
 from channels.safeguarding import Safeguarding
 from channels.texts import MAX_TEXT_CHARS
@@ -92,6 +94,23 @@ async def test_bad_requests_get_clear_errors(gateway: RunningGateway) -> None:
         assert bad_after.status_code == 400
         no_auth = await client.get(url, params={"address": "a"})
         assert no_auth.status_code == 401
+
+
+@pytest.mark.unit
+async def test_a_body_without_a_declared_length_is_read_only_up_to_the_cap() -> None:
+    received = 0
+
+    async def receive() -> dict[str, Any]:
+        # A chunked upload: no Content-Length, and it would go on for 64 MB.
+        nonlocal received
+        received += 65536
+        return {"type": "http.request", "body": b" " * 65536, "more_body": received < 64 << 20}
+
+    scope = {"type": "http", "method": "POST", "path": "/local/messages", "headers": [],
+             "query_string": b""}  # fmt: skip
+    with pytest.raises(TextTooLong):
+        await _inbound(Request(scope, receive))
+    assert received <= MAX_BODY_BYTES + 65536
 
 
 async def test_emoji_only_message_is_handled(gateway: RunningGateway, fake_rasa: FakeRasa) -> None:
