@@ -9,25 +9,9 @@ from typing import Any
 import pytest
 
 from channels.contain_errors import ContainErrors
+from tests.support.asgi import call
 
 SECRET = "07700900123 said something private"
-
-
-async def call(app: Any, path: str) -> tuple[int, bytes]:
-    """Run one GET through an ASGI app; the status and body it sent."""
-    scope = {"type": "http", "method": "GET", "path": path, "headers": [], "query_string": b""}
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    await app(scope, receive, send)
-    status = next(m["status"] for m in sent if m["type"] == "http.response.start")
-    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    return status, body
 
 
 async def inner(scope: Any, receive: Any, send: Any) -> None:
@@ -42,10 +26,11 @@ async def test_an_unhandled_error_is_a_bare_500_logged_by_type_only(
 ) -> None:
     caplog.set_level(logging.INFO)
     app = ContainErrors(inner)
-    status, body = await call(app, "/broken")
+    status, _, body = await call(app, "GET", "/broken")
     assert status == 500
     assert json.loads(body) == {"error": "internal error"}
-    assert await call(app, "/fine") == (200, b"ok")
+    status_fine, _, body_fine = await call(app, "GET", "/fine")
+    assert (status_fine, body_fine) == (200, b"ok")
     assert "unhandled ValueError on GET /broken" in caplog.text
     assert "07700900123" not in caplog.text
     assert b"07700900123" not in body

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
 
 import pytest
 from fastapi import FastAPI, Request
@@ -13,28 +12,11 @@ from starlette.responses import Response
 
 from channels.errors import BadRequest, TextTooLong, Unauthorized
 from channels.gateway import LOCAL_PATH, LocalPostFirst
+from tests.support.asgi import call
 
 pytestmark = pytest.mark.unit
 
 SECRET = "07700900123 said something private"
-
-
-async def call(app: Any, method: str, path: str) -> tuple[int, dict[str, str], bytes]:
-    """One request through an ASGI app: the status, headers and body it sent."""
-    scope = {"type": "http", "method": method, "path": path, "headers": [], "query_string": b""}
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    await app(scope, receive, send)
-    start = next(m for m in sent if m["type"] == "http.response.start")
-    headers = {k.decode(): v.decode() for k, v in start.get("headers", [])}
-    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    return start["status"], headers, body
 
 
 def build(outcome: str) -> LocalPostFirst:
