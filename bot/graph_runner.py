@@ -71,9 +71,11 @@ def run(
         self._add_inputs_to_graph(inputs, graph)
     if any(target not in graph for target in run_targets):
         return _original_run(self, inputs, targets)
-    logger.debug(
-        f"Running graph with inputs: {inputs}, targets: {targets} and {self._execution_context}."
-    )
+    if logger.isEnabledFor(logging.DEBUG):  # the message is not built for nothing on each run
+        logger.debug(
+            f"Running graph with inputs: {inputs}, targets: {targets} and "
+            f"{self._execution_context}."
+        )
     done: dict[str, Any] = {}
     try:
         return dict(_value(graph, target, done) for target in run_targets)

@@ -30,7 +30,7 @@ INLINE_LOCK_WAIT_SECONDS = 0.05
 # hot path has no use for the ORM's bookkeeping (on SQLite's event-loop path, one that runs the
 # statements registered with `channels.driver` on the driver itself).
 Core: TypeAlias = Connection | DriverConnection
-Executor: TypeAlias = Session | Connection | DriverConnection
+Executor: TypeAlias = Session | Core
 
 
 def utcnow() -> datetime:
@@ -41,6 +41,12 @@ def utcnow() -> datetime:
 def as_utc(value: datetime) -> datetime:
     """A stored time as aware UTC (SQLite hands times back naive)."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _set_busy_timeout(connection: Connection, milliseconds: int) -> None:
+    raw = connection.connection.dbapi_connection
+    assert raw is not None
+    raw.execute(f"PRAGMA busy_timeout={milliseconds}")
 
 
 class Database:
@@ -117,9 +123,7 @@ class Database:
     def _inline_connection(self) -> DriverConnection:
         if self._inline is None:
             connection = self.engine.connect()
-            raw = connection.connection.dbapi_connection
-            assert raw is not None
-            raw.execute(f"PRAGMA busy_timeout={INLINE_BUSY_TIMEOUT_MS}")
+            _set_busy_timeout(connection, INLINE_BUSY_TIMEOUT_MS)
             self._inline = DriverConnection(connection)
         return self._inline
 
@@ -127,10 +131,9 @@ class Database:
         driver, self._inline = self._inline, None
         if driver is not None:
             connection = driver.connection
-            # Back to the pool with the busy wait every other user of the pool expects.
-            raw = connection.connection.dbapi_connection
-            if raw is not None and not connection.invalidated:
-                raw.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            if not connection.invalidated:
+                # Back to the pool with the busy wait every other user of the pool expects.
+                _set_busy_timeout(connection, SQLITE_BUSY_TIMEOUT_MS)
             connection.close()
 
     def close(self) -> None:

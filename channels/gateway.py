@@ -143,19 +143,20 @@ class LocalPostFirst:
         try:
             response = await self.handler(request)
         except Exception as exc:
-            answer = next(
-                (
-                    self.app.exception_handlers[kind]
-                    for kind in type(exc).__mro__
-                    if kind in self.app.exception_handlers and kind is not Exception
-                ),
-                None,
-            )
+            answer = self._handler_for(exc)
             if answer is None:
                 raise
             result = answer(request, exc)
             response = await result if inspect.isawaitable(result) else result
         await response(scope, receive, send)
+
+    def _handler_for(self, exc: Exception) -> Any:
+        # The app's handler for the nearest class of `exc`, as Starlette looks it up; the
+        # catch-all (Exception) stays with ContainErrors.
+        for kind in type(exc).__mro__:
+            if kind is not Exception and kind in self.app.exception_handlers:
+                return self.app.exception_handlers[kind]
+        return None
 
 
 def settled(item: InboxItem, rasa_unavailable: bool) -> bool:
