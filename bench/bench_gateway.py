@@ -12,6 +12,7 @@ call out, answering and HTTP back.
 
 `--rasa-ms 8` makes the stand-in take that long over each answer (sleeping), as long as Rasa
 takes over a turn: the gateway then sits idle while it waits, as it does in the whole stack.
+`--replies 5` makes each answer five messages, as a confirm turn's is.
 """
 
 from __future__ import annotations
@@ -131,12 +132,14 @@ async def measure(gateway_url: str, rasa_url: str, token: str, pid: int) -> None
         )
 
 
-def slow_echo(seconds: float) -> Callable[[str, str, dict[str, Any]], Reply]:
-    """The stand-in's answer, after `seconds`."""
+def slow_echo(seconds: float, replies: int) -> Callable[[str, str, dict[str, Any]], Reply]:
+    """The stand-in's answer (`replies` messages), after `seconds`."""
 
     def answer(sender: str, message: str, metadata: dict[str, Any]) -> Reply:
-        time.sleep(seconds)
-        return echo(sender, message, metadata)
+        if seconds:
+            time.sleep(seconds)
+        (reply,) = echo(sender, message, metadata)
+        return [{**reply, "text": f"{reply['text']} ({n + 1})"} for n in range(replies)]
 
     return answer
 
@@ -144,9 +147,11 @@ def slow_echo(seconds: float) -> Callable[[str, str, dict[str, Any]], Reply]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rasa-ms", type=float, default=0.0, help="the stand-in's time per answer")
-    delay = parser.parse_args().rasa_ms / 1000
-    fake = FakeRasa(keep_alive=True, responder=slow_echo(delay) if delay else echo).start()
-    print(f"stand-in for Rasa answers after {delay * 1000:.0f} ms")
+    parser.add_argument("--replies", type=int, default=1, help="messages in each answer")
+    args = parser.parse_args()
+    delay = args.rasa_ms / 1000
+    fake = FakeRasa(keep_alive=True, responder=slow_echo(delay, args.replies)).start()
+    print(f"stand-in for Rasa answers {args.replies} message(s) after {delay * 1000:.0f} ms")
     with tempfile.TemporaryDirectory(prefix="youthlink-bench-gw-") as tmp:
         settings = fresh_settings(f"sqlite:///{tmp}/gateway.db", rasa_url=fake.url)
         port = free_port()

@@ -359,6 +359,7 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8080) -> None
     """
     import uvicorn
 
+    from youthlink.heap import freeze_after_startup
     from youthlink.migrations import upgrade
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -368,8 +369,10 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8080) -> None
     for name in ("httpcore", "telegram", "twilio", "aiohttp"):
         logging.getLogger(name).setLevel(logging.WARNING)
     upgrade(settings.database_url)
+    app = create_app(settings)
+    freeze_after_startup(app.app)
     uvicorn.run(
-        create_app(settings),
+        app,
         host=host,
         port=port,
         access_log=False,

@@ -284,6 +284,7 @@ def serve(
     """Migrate the database, then run the handoff app with uvicorn (no access log)."""
     import uvicorn
 
+    from youthlink.heap import freeze_after_startup
     from youthlink.migrations import upgrade
 
     upgrade(settings.database_url)
@@ -297,6 +298,7 @@ def serve(
 
     attach_pager(app, settings)
     attach_retention(app, settings)
+    freeze_after_startup(app)
     uvicorn.run(app, host=host, port=port, access_log=False, server_header=False)
 
 
