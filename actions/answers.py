@@ -15,7 +15,9 @@ SKIP_PHRASES = frozenset(
         "i prefer not to say", "dont want to say", "i dont want to say", "not telling",
         "no comment", "none", "nothing", "no", "nope", "nah", "na", "n/a", "idk", "i dont know",
         "dunno", "not sure", "no idea", "leave it blank", "no thanks", "nothing really",
-        "none really", "not really", "-",
+        "none really", "not really", "-", "id rather not", "rather not", "i would rather not",
+        "prefer not", "id prefer not to", "i dont know tbh", "dont know", "pass on that",
+        "skp", "sikp", "skipp", "skip for now", "not now", "no ta",
     )
 )  # fmt: skip
 
@@ -62,7 +64,11 @@ YES_PHRASES = (
     "✅",
 )
 NO_WORDS = frozenset(["no", "nope", "nah", "naa", "na", "n", "never", "dont", "nooo", "noo", "not"])
-NO_PHRASES = ("👎", "❌", "no thanks", "rather not")
+NO_PHRASES = (
+    "👎", "❌", "no thanks", "rather not", "id rather not", "i'd rather not", "absolutely not",
+    "definitely not", "deffo not", "hell no", "no way", "i dont think so", "i don't think so",
+    "not right now",
+)  # fmt: skip
 UNSURE = frozenset(("not sure", "idk", "dunno", "maybe", "i dont know", "not sure tbh", "hmm"))
 NUMBER_WORDS = {
     w: i
@@ -174,26 +180,48 @@ def yes_no(text: str, intent: str | None = None) -> bool | None:
     return {"affirm": True, "deny": False}.get(intent or "")
 
 
+_MONTHS = (
+    "january|february|march|april|may|june|july|august|september|october|november|december|"
+    "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
+)
+# A number with what it is, if anything: "14", "14yo", "14 yrs", "year 10" (a school year).
+_AGE_NUMBER = re.compile(r"\b(?:(year|yr|y)\s*)?(\d{1,3})(?:\s*(?:yo|y o|yrs?|years?))?\b")
+# "nearly 16", "turning 16", "16 next month", "16 in june": not that age yet.
+_NOT_YET_BEFORE = re.compile(r"\b(?:nearly|almost|turning|turn|about to be|soon)\s*$")
+_NOT_YET_AFTER = re.compile(rf"^\s*(?:next (?:month|week|year)|soon|in (?:{_MONTHS})\b)")
+
+
 def parse_age(text: str) -> int | None:
-    """An age in years from "14", "im 14", "fourteen", "nearly 16" (15); None if there is none."""
+    """An age in years from "14", "im 14", "14yo", "fourteen", "nearly 16" (15); None if there is
+    none. A school year ("year 10") is not an age: None, so the question is asked again."""
     normalised = normalise(text)
-    match = re.search(r"\b(\d{1,3})\b", normalised)
-    age: int | None = int(match.group(1)) if match else None
-    if age is None:
-        tokens = normalised.replace("-", " ").split()
-        for i, token in enumerate(tokens):
-            if token in TENS:
-                unit = NUMBER_WORDS.get(tokens[i + 1], 0) if i + 1 < len(tokens) else 0
-                age = TENS[token] + (unit if unit < 10 else 0)
-                break
-            if token in NUMBER_WORDS:
-                age = NUMBER_WORDS[token]
-                break
-    if age is None:
+    not_yet: int | None = None
+    for match in _AGE_NUMBER.finditer(normalised):
+        if match.group(1):
+            continue  # "year 10": 14 or 15, not 10
+        number = int(match.group(2))
+        before, after = normalised[: match.start()], normalised[match.end() :]
+        if _NOT_YET_BEFORE.search(before) or _NOT_YET_AFTER.match(after):
+            not_yet = number - 1 if not_yet is None else not_yet
+            continue
+        return number  # "im 17 nearly 18": the age they are
+    if not_yet is not None:
+        return not_yet
+    if re.search(r"\b(?:year|yr)\s*\d", normalised):
         return None
-    if re.search(r"\b(?:nearly|almost|next (?:month|week|year)|soon)\b", normalised):
-        age -= 1
-    return age
+    tokens = normalised.replace("-", " ").split()
+    for i, token in enumerate(tokens):
+        if token in TENS:
+            unit = NUMBER_WORDS.get(tokens[i + 1], 0) if i + 1 < len(tokens) else 0
+            age = TENS[token] + (unit if unit < 10 else 0)
+        elif token in NUMBER_WORDS:
+            age = NUMBER_WORDS[token]
+        else:
+            continue
+        if _NOT_YET_BEFORE.search(" ".join(tokens[:i])):
+            return age - 1
+        return age
+    return None
 
 
 def age_band(age: int) -> str:

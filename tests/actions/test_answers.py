@@ -16,7 +16,11 @@ def test_yes(text: str) -> None:
     assert answers.yes_no(text) is True
 
 
-@pytest.mark.parametrize("text", ["no", "nah", "Nope", "not really", "no its not safe", "👎"])
+@pytest.mark.parametrize(
+    "text",
+    ["no", "nah", "Nope", "not really", "no its not safe", "👎", "absolutely not",
+     "definitely not", "I'd rather not", "i don't think so"],
+)  # fmt: skip
 def test_no(text: str) -> None:
     assert answers.yes_no(text) is False
 
@@ -33,8 +37,10 @@ def test_button_payloads_use_the_intent() -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["skip", "SKIP", "skip it pls", "rather not say", "idk", "no", "-"]
-)
+    "text",
+    ["skip", "SKIP", "skip it pls", "rather not say", "idk", "no", "-", "i'd rather not",
+     "skp", "prefer not", "not now"],
+)  # fmt: skip
 def test_skip(text: str) -> None:
     assert answers.is_skip(text)
 
@@ -46,7 +52,12 @@ def test_an_answer_is_not_a_skip() -> None:
 @pytest.mark.parametrize(
     ("text", "age"),
     [("14", 14), ("im 15", 15), ("i'm 17 years old", 17), ("fifteen", 15), ("twenty one", 21),
-     ("nearly 16", 15), ("19 next month", 18), ("9", 9), ("abc", None)],
+     ("nearly 16", 15), ("19 next month", 18), ("9", 9), ("abc", None),
+     ("15yo", 15), ("15 yrs", 15), ("im 17 nearly 18", 17), ("16 in june", 15),
+     ("turning 16 next week", 15), ("almost sixteen", 15), ("14 and a half", 14),
+     ("🙂 14", 14), ("I’m 14", 14), ("age: 18", 18),
+     # A school year is not an age (year 10 is 14 or 15): asked again, never read as 10.
+     ("im in year 10", None), ("yr 9", None), ("year 12, im 16", 16), ("born 2009", None)],
 )  # fmt: skip
 def test_age(text: str, age: int | None) -> None:
     assert answers.parse_age(text) == age
