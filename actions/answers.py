@@ -51,6 +51,14 @@ YES_WORDS = frozenset(
         "aye",
         "go",
         "safe",
+        "cool",
+        "sound",
+        "bet",
+        "aight",
+        "ight",
+        "yus",
+        "perfect",
+        "suppose",
     ]
 )
 YES_PHRASES = (
@@ -60,15 +68,34 @@ YES_PHRASES = (
     "sounds good",
     "thats fine",
     "thats right",
+    "thats correct",
+    "its fine",
+    "its safe",
+    "it is safe",
+    "its ok",
+    "its okay",
+    "why not",
+    "i suppose",
+    "all good",
+    "looks good",
+    "send it",
     "👍",
     "✅",
 )
 NO_WORDS = frozenset(["no", "nope", "nah", "naa", "na", "n", "never", "dont", "nooo", "noo", "not"])
 NO_PHRASES = (
     "👎", "❌", "no thanks", "rather not", "id rather not", "i'd rather not", "absolutely not",
-    "definitely not", "deffo not", "hell no", "no way", "i dont think so", "i don't think so",
-    "not right now",
+    "definitely not", "deffo not", "hell no", "no way", "i dont think so", "not right now",
+    "its not", "it is not", "please dont", "better not",
 )  # fmt: skip
+# Someone else reads their phone: not safe to contact them on it, whatever else they say.
+PHONE_WATCHED = re.compile(
+    r"\b(?:mum|mom|mam|dad|parents?|stepdad|stepmum|step dad|step mum|carers?|brother|sister|"
+    r"nan|nana|gran|grandma|grandad|aunt|auntie|uncle|boyfriend|girlfriend|bf|gf|partner|family|"
+    r"foster \w+|they|he|she|someone|somebody|people)\b(?: \w+){0,2} (?:checks?|checking|"
+    r"reads?|reading|looks? (?:at|through)|going through|goes through|go through|sees?|takes?|"
+    r"uses?|shares?)\b(?: \w+){0,2} (?:my )?(?:phone|texts|messages|msgs)\b"
+)
 UNSURE = frozenset(("not sure", "idk", "dunno", "maybe", "i dont know", "not sure tbh", "hmm"))
 NUMBER_WORDS = {
     w: i
@@ -173,9 +200,14 @@ def yes_no(text: str, intent: str | None = None) -> bool | None:
         return None
     tokens = normalised.split()
     lowered = text.strip().lower()
-    if (tokens and tokens[0] in NO_WORDS) or any(lowered.startswith(p) for p in NO_PHRASES):
+    readings = (lowered, normalised)  # emoji survive in the first, apostrophes go in the second
+    if (tokens and tokens[0] in NO_WORDS) or any(
+        reading.startswith(p) for p in NO_PHRASES for reading in readings
+    ):
         return False
-    if (tokens and tokens[0] in YES_WORDS) or any(lowered.startswith(p) for p in YES_PHRASES):
+    if (tokens and tokens[0] in YES_WORDS) or any(
+        reading.startswith(p) for p in YES_PHRASES for reading in readings
+    ):
         return True
     return {"affirm": True, "deny": False}.get(intent or "")
 
@@ -189,6 +221,11 @@ _AGE_NUMBER = re.compile(r"\b(?:(year|yr|y)\s*)?(\d{1,3})(?:\s*(?:yo|y o|yrs?|ye
 # "nearly 16", "turning 16", "16 next month", "16 in june": not that age yet.
 _NOT_YET_BEFORE = re.compile(r"\b(?:nearly|almost|turning|turn|about to be|soon)\s*$")
 _NOT_YET_AFTER = re.compile(rf"^\s*(?:next (?:month|week|year)|soon|in (?:{_MONTHS})\b)")
+
+
+def phone_watched(text: str) -> bool:
+    """True when the answer says someone else reads their phone ("my mum checks my phone")."""
+    return bool(PHONE_WATCHED.search(normalise(text)))
 
 
 def parse_age(text: str) -> int | None:

@@ -262,8 +262,9 @@ class ValidateReferralForm(_Validation):
     ) -> Result:
         if isinstance(value, bool):
             return {"contact_ok": value}
-        if answers.is_skip(str(value), latest_intent(tracker)):
-            answer: bool | None = False  # not said to be safe: ask about another way
+        if answers.is_skip(str(value), latest_intent(tracker)) or answers.phone_watched(str(value)):
+            # Not said to be safe, or someone else reads the phone: ask about another way.
+            answer: bool | None = False
         else:
             answer = answers.yes_no(str(value), latest_intent(tracker))
         if answer is None:

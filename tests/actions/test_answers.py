@@ -10,8 +10,10 @@ pytestmark = [pytest.mark.unit, pytest.mark.rasa]
 
 
 @pytest.mark.parametrize(
-    "text", ["yes", "Yeah!", "yep", "ok", "k", "sure thing", "go on", "👍", "ye"]
-)
+    "text",
+    ["yes", "Yeah!", "yep", "ok", "k", "sure thing", "go on", "👍", "ye", "its safe", "It’s fine",
+     "why not", "aight", "sound", "all good", "send it"],
+)  # fmt: skip
 def test_yes(text: str) -> None:
     assert answers.yes_no(text) is True
 
@@ -19,7 +21,7 @@ def test_yes(text: str) -> None:
 @pytest.mark.parametrize(
     "text",
     ["no", "nah", "Nope", "not really", "no its not safe", "👎", "absolutely not",
-     "definitely not", "I'd rather not", "i don't think so"],
+     "definitely not", "I'd rather not", "i don't think so", "it's not safe", "please dont"],
 )  # fmt: skip
 def test_no(text: str) -> None:
     assert answers.yes_no(text) is False
@@ -28,6 +30,16 @@ def test_no(text: str) -> None:
 @pytest.mark.parametrize("text", ["not sure", "idk", "maybe", "what"])
 def test_neither_yes_nor_no(text: str) -> None:
     assert answers.yes_no(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "watched"),
+    [("my mum checks my phone", True), ("yes but my dad goes through my messages", True),
+     ("my boyfriend always reads my texts", True), ("nobody checks my phone", False),
+     ("i have my own phone", False), ("yes its safe", False), ("my phone is broken", False)],
+)  # fmt: skip
+def test_someone_else_reading_the_phone(text: str, watched: bool) -> None:
+    assert answers.phone_watched(text) is watched
 
 
 def test_button_payloads_use_the_intent() -> None:

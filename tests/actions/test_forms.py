@@ -157,6 +157,13 @@ async def test_not_safe_here_asks_another_way_and_none_skips_best_times() -> Non
     assert slots["requested_slot"] == "confirm"
 
 
+async def test_someone_else_reading_the_phone_is_not_safe_even_with_a_yes() -> None:
+    base = {**ANSWERED, "contact_ok": None, "best_times": None}
+    slots, _ = await answer("yeah but my mum checks my phone", "contact_ok", intent="affirm",
+                            slots=base)  # fmt: skip
+    assert slots["contact_ok"] is False and slots["requested_slot"] == "contact_other"
+
+
 async def test_change_asks_which_part_then_that_question_again() -> None:
     slots, _ = await answer("change something", "confirm", intent="change", slots=ANSWERED)
     assert slots["change_requested"] is True and slots["requested_slot"] == "change_which"
