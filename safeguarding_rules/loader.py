@@ -15,6 +15,7 @@ from safeguarding_rules.categories import CATEGORIES
 from safeguarding_rules.errors import Problem, RuleSetError
 from safeguarding_rules.lexicon import Lexicon
 from safeguarding_rules.normalise import Normaliser
+from safeguarding_rules.pattern_cache import Derived, PatternCache, default_path, salt
 from safeguarding_rules.patterns import (
     PatternError,
     compile_source,
@@ -62,9 +63,16 @@ class LoadResult:
     files: list[Path] = field(default_factory=list)
 
 
-def load_ruleset_dir(path: Path) -> RuleSet:
-    """Load the rules in ``path``; raise RuleSetError listing every problem."""
-    result = read_rules(path)
+_DEFAULT_CACHE: Any = object()
+
+
+def load_ruleset_dir(path: Path, cache_path: Path | Any | None = _DEFAULT_CACHE) -> RuleSet:
+    """Load the rules in ``path``; raise RuleSetError listing every problem.
+
+    ``cache_path``: where worked-out patterns are kept between loads (`pattern_cache`); None
+    for none; by default `pattern_cache.default_path()`.
+    """
+    result = read_rules(path, cache_path)
     if result.ruleset is None:
         raise RuleSetError(result.problems)
     return result.ruleset
@@ -78,8 +86,9 @@ def ruleset_version(files: list[Path]) -> str:
     return digest.hexdigest()[:12]
 
 
-def read_rules(path: Path) -> LoadResult:
-    """Read and check every file in the rule directory ``path``."""
+def read_rules(path: Path, cache_path: Path | Any | None = _DEFAULT_CACHE) -> LoadResult:
+    """Read and check every file in the rule directory ``path`` (``cache_path``: as for
+    `load_ruleset_dir`)."""
     if not path.is_dir():
         return LoadResult(None, [Problem(str(path), 1, 1, "rule directory not found")])
     files = sorted(path.glob("*.yml"))
@@ -100,7 +109,10 @@ def read_rules(path: Path) -> LoadResult:
     lexicon = _read_lexicon(path / NORMALISE_FILE, problems)
     lexicon = dataclasses.replace(lexicon, ing_words=_ing_words(category_files, terms))
     normaliser = Normaliser(lexicon)
-    builder = _RuleBuilder(terms, normaliser)
+    cache = PatternCache(
+        default_path() if cache_path is _DEFAULT_CACHE else cache_path, salt(terms, lexicon)
+    )
+    builder = _RuleBuilder(terms, normaliser, cache)
     for file in category_files:
         builder.read_file(file)
     problems.extend(builder.problems)
@@ -108,6 +120,7 @@ def read_rules(path: Path) -> LoadResult:
     problems.extend(builder.late_problems)
     if problems:
         return LoadResult(None, problems, files)
+    cache.save()
     ruleset = RuleSet(
         builder.rules,
         builder.combinations,
@@ -200,9 +213,12 @@ def _read_lexicon(path: Path, problems: list[Problem]) -> Lexicon:
 
 
 class _RuleBuilder:
-    def __init__(self, terms: dict[str, str], normaliser: Normaliser) -> None:
+    def __init__(
+        self, terms: dict[str, str], normaliser: Normaliser, cache: PatternCache | None = None
+    ) -> None:
         self.terms = terms
         self.normaliser = normaliser
+        self.cache = cache or PatternCache(None, "")
         self.rules: list[Rule] = []
         self.combinations: list[Combination] = []
         self.problems: list[Problem] = []
@@ -255,12 +271,19 @@ class _RuleBuilder:
 
     def _sources(
         self, name: str, rule_id: str, node: Node | None, what: str
-    ) -> list[tuple[str, Any, re.Pattern[str]]]:
-        """Patterns rewritten into normalised spelling, parsed and compiled (each as whole
-        words); mistakes reported at their line."""
-        sources: list[tuple[str, Any, re.Pattern[str]]] = []
+    ) -> list[tuple[Derived, re.Pattern[str] | None]]:
+        """Patterns rewritten into normalised spelling and compiled (each as whole words),
+        with their anchors and guards when ``what`` is "pattern"; mistakes reported at their
+        line. Exceptions and requires_any items are only compiled when first worked out (to
+        report mistakes): the rule compiles them joined."""
+        sources: list[tuple[Derived, re.Pattern[str] | None]] = []
+        analyse_too = what == "pattern"
         for item in sequence(node):
             text = str(scalar(item))
+            derived = self.cache.get(what, text)
+            if derived is not None:
+                sources.append((derived, compile_source(derived.source) if analyse_too else None))
+                continue
             try:
                 source = literal_groups_as_tries(
                     self.normaliser.rewrite_pattern(
@@ -277,7 +300,13 @@ class _RuleBuilder:
             except PatternError as exc:
                 self.problems.append(problem(name, item, f"{rule_id}: {what} {text!r}: {exc}"))
                 continue
-            sources.append((wrapped, parsed, compiled))
+            if analyse_too:
+                found, guards = analyse(parsed)
+                derived = Derived(wrapped, found, guards, analysed=True)
+            else:
+                derived = Derived(wrapped)
+            self.cache.put(what, text, derived)
+            sources.append((derived, compiled))
         return sources
 
     def _read_rule(self, name: str, category: str, node: Node) -> None:
@@ -293,9 +322,8 @@ class _RuleBuilder:
         )
         if len(self.problems) > before or not patterns:
             return
-        requires_source = _join(s for s, _, _ in requires) if requires else None
+        requires_source = _join(d.source for d, _ in requires) if requires else None
         requires_anchors = anchors(requires_source) if requires_source else None
-        analysed = [analyse(parsed) for _, parsed, _ in patterns]
         line, _col = where(node)
         self.rules.append(
             Rule(
@@ -311,12 +339,12 @@ class _RuleBuilder:
                 examples_match=tuple(value["examples"]["match"]),
                 examples_no_match=tuple(value["examples"]["no_match"]),
                 source=f"{name}:{line}",
-                pattern_sources=tuple(source for source, _, _ in patterns),
-                pattern_regexes=tuple(compiled for _, _, compiled in patterns),
-                pattern_anchors=tuple(_better(a, requires_anchors) for a, _ in analysed),
-                pattern_guards=tuple(g for _, g in analysed),
+                pattern_sources=tuple(d.source for d, _ in patterns),
+                pattern_regexes=tuple(compiled for _, compiled in patterns if compiled),
+                pattern_anchors=tuple(_better(d.anchors, requires_anchors) for d, _ in patterns),
+                pattern_guards=tuple(d.guards for d, _ in patterns),
                 exception_regex=(
-                    compile_source(_join(s for s, _, _ in exceptions)) if exceptions else None
+                    compile_source(_join(d.source for d, _ in exceptions)) if exceptions else None
                 ),
                 requires_regex=compile_source(requires_source) if requires_source else None,
             )
