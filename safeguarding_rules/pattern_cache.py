@@ -58,7 +58,11 @@ def default_path() -> Path | None:
     if configured:
         return Path(configured)
     version = f"py{sys.version_info.major}.{sys.version_info.minor}"
-    return Path.home() / ".cache" / "youthlink" / f"safeguarding-patterns-{version}.json"
+    try:
+        home = Path.home()
+    except (KeyError, RuntimeError):  # no home directory (some containers): no cache
+        return None
+    return home / ".cache" / "youthlink" / f"safeguarding-patterns-{version}.json"
 
 
 def salt(terms: Mapping[str, str], lexicon: Lexicon) -> str:
