@@ -213,12 +213,10 @@ def _read_lexicon(path: Path, problems: list[Problem]) -> Lexicon:
 
 
 class _RuleBuilder:
-    def __init__(
-        self, terms: dict[str, str], normaliser: Normaliser, cache: PatternCache | None = None
-    ) -> None:
+    def __init__(self, terms: dict[str, str], normaliser: Normaliser, cache: PatternCache) -> None:
         self.terms = terms
         self.normaliser = normaliser
-        self.cache = cache or PatternCache(None, "")
+        self.cache = cache
         self.rules: list[Rule] = []
         self.combinations: list[Combination] = []
         self.problems: list[Problem] = []
@@ -302,7 +300,7 @@ class _RuleBuilder:
                 continue
             if analyse_too:
                 found, guards = analyse(parsed)
-                derived = Derived(wrapped, found, guards, analysed=True)
+                derived = Derived(wrapped, found, guards)
             else:
                 derived = Derived(wrapped)
             self.cache.put(what, text, derived)

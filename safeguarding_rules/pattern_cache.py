@@ -41,13 +41,12 @@ _ENGINE_FILES = ("anchors.py", "loader.py", "normalise.py", "patterns.py", "trie
 
 @dataclass(frozen=True)
 class Derived:
-    """A pattern as the rules run it: the regex source, its anchors and guards (for patterns;
-    None for exceptions and requires_any items, which only need the source)."""
+    """A pattern as the rules run it: the regex source, its anchors and guards (worked out for
+    patterns only: exceptions and requires_any items need just the source)."""
 
     source: str
     anchors: frozenset[Anchor] | None = None
     guards: tuple[frozenset[str], ...] = ()
-    analysed: bool = False
 
 
 def default_path() -> Path | None:
@@ -149,7 +148,6 @@ class PatternCache:
 def _encode(derived: Derived) -> dict[str, Any]:
     return {
         "source": derived.source,
-        "analysed": derived.analysed,
         "anchors": None
         if derived.anchors is None
         else sorted(
@@ -170,7 +168,6 @@ def _decode(entry: Any) -> Derived | None:
                 Anchor(str(text), None if word is None else str(word)) for text, word in anchors
             ),
             guards=tuple(frozenset(str(w) for w in guard) for guard in entry["guards"]),
-            analysed=bool(entry["analysed"]),
         )
     except (KeyError, TypeError, ValueError):
         return None

@@ -4,19 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import Iterator
 
-import pytest
 from sanic import Sanic
 
 from actions import freeze_once_serving
-
-
-@pytest.fixture
-def unfrozen() -> Iterator[None]:
-    gc.unfreeze()
-    yield
-    gc.unfreeze()
 
 
 def test_the_heap_is_frozen_when_the_server_has_started(unfrozen: None) -> None:

@@ -4,21 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from rasa.engine.runner.dask import DaskGraphRunner
 
 from bot import graph_runner
 from bot.speedups import RasaSpeedups
-
-
-@pytest.fixture
-def unfrozen() -> Iterator[None]:
-    gc.unfreeze()
-    yield
-    gc.unfreeze()
 
 
 def test_the_heap_is_frozen_after_the_model_has_loaded(unfrozen: None) -> None:

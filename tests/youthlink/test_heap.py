@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -22,13 +21,6 @@ class Marker:
 def tracked(obj: object) -> bool:
     """True while the collector may still walk `obj` (it is in one of its generations)."""
     return any(o is obj for gen in range(3) for o in gc.get_objects(generation=gen))
-
-
-@pytest.fixture
-def unfrozen() -> Iterator[None]:
-    gc.unfreeze()
-    yield
-    gc.unfreeze()
 
 
 def test_what_startup_made_is_frozen_and_later_objects_are_not(unfrozen: None) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,13 +14,6 @@ from fastapi.testclient import TestClient
 from channels.gateway import serve as serve_gateway
 from handoff.api import serve as serve_handoff
 from tests.support.db import fresh_settings
-
-
-@pytest.fixture
-def unfrozen() -> Iterator[None]:
-    gc.unfreeze()
-    yield
-    gc.unfreeze()
 
 
 @pytest.mark.parametrize("serve", [serve_gateway, serve_handoff], ids=["gateway", "handoff"])
