@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
+import yaml
 
 from actions.categories import KINDS, LOOKUPS_FILE, OTHER, load_tables, lookups_yaml, parse_tables
 from tests.support.evaldata import load_jsonl
@@ -61,8 +65,6 @@ def test_breaking_up_is_not_money_trouble() -> None:
 
 
 def test_slugs_are_the_taxonomy_slugs() -> None:
-    import yaml
-
     from tests.support.evaldata import eval_dir
 
     taxonomy = yaml.safe_load((eval_dir().parent / "taxonomy.yml").read_text(encoding="utf-8"))
@@ -94,3 +96,19 @@ def test_tables_parse_from_plain_data() -> None:
     assert tables["concerns"].match("so tired") == ("sleep",)
     assert tables["interests"].match("i beatbox") == ("music",)
     assert tables["concerns"].say(["sleep", "other_concern"]) == ["sleep"]
+
+
+CASES = yaml.safe_load(
+    (Path(__file__).with_name("data") / "category_cases.yml").read_text(encoding="utf-8")
+)
+
+
+@pytest.mark.parametrize(
+    ("kind", "case"),
+    [(kind, case) for kind in KINDS for case in CASES[kind]],
+    ids=lambda value: value["text"][:40] if isinstance(value, dict) else value,
+)
+def test_answers_as_young_people_write_them_get_exactly_their_categories(
+    kind: str, case: dict[str, Any]
+) -> None:
+    assert set(load_tables()[kind].match(case["text"])) == set(case["expect"])
