@@ -70,14 +70,9 @@ def test_a_cached_load_is_the_same_rule_set(
 def test_an_edited_pattern_is_worked_out_again(
     rules_copy: Path, tmp_path: Path, analysed: list[str]
 ) -> None:
-    cache = tmp_path / "cache.json"
-    load_ruleset_dir(rules_copy, cache)
-    path = rules_copy / "eating_disorder.yml"
-    text = path.read_text()
-    edited = text.replace("rules:\n", EXTRA_RULE, 1)
-    path.write_text(edited)
-    analysed.clear()
-    ruleset = load_ruleset_dir(rules_copy, cache)
+    ruleset = _reload_after_edit(
+        rules_copy, tmp_path / "cache.json", analysed, "eating_disorder.yml", "rules:\n", EXTRA_RULE
+    )
     assert len(analysed) == 1  # only the new pattern
     assert ruleset.screen("i eat kale crisps every night in secret").severity >= 4
 
@@ -98,13 +93,26 @@ EXTRA_RULE = """rules:
 def test_a_changed_vocabulary_works_everything_out_again(
     rules_copy: Path, tmp_path: Path, analysed: list[str]
 ) -> None:
-    cache = tmp_path / "cache.json"
-    load_ruleset_dir(rules_copy, cache)
-    vocabulary = rules_copy / "_normalise.yml"
-    vocabulary.write_text(vocabulary.read_text().replace("  tonight: [", "  tonight: [tonyt, ", 1))
-    analysed.clear()
-    load_ruleset_dir(rules_copy, cache)
+    _reload_after_edit(
+        rules_copy,
+        tmp_path / "cache.json",
+        analysed,
+        "_normalise.yml",
+        "  tonight: [",
+        "  tonight: [tonyt, ",
+    )
     assert len(analysed) > 500
+
+
+def _reload_after_edit(
+    rules_copy: Path, cache: Path, analysed: list[str], name: str, old: str, new: str
+) -> RuleSet:
+    """Load (filling the cache), replace ``old`` with ``new`` in one rule file, load again."""
+    load_ruleset_dir(rules_copy, cache)
+    path = rules_copy / name
+    path.write_text(path.read_text().replace(old, new, 1))
+    analysed.clear()
+    return load_ruleset_dir(rules_copy, cache)
 
 
 @pytest.mark.parametrize("content", ["{not json", '{"format": 99, "entries": {}}', "[]"])
