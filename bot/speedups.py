@@ -7,7 +7,8 @@ module of its own, with its reason and its figures:
 - `bot.classifier_input`: the intent classifier's input built without needless copies;
 - `bot.graph_runner`: the model's graphs run without dask's scheduler;
 - `bot.local_questions`: the forms' questions asked here rather than by a call to the action server;
-- `bot.rule_lookup`: the rules that match a conversation found without testing every rule.
+- `bot.rule_lookup`: the rules that match a conversation found without testing every rule;
+- `bot.tracker_replay`: trackers copied, and their applied events found, without replaying them.
 
 Once the model has loaded, the server's heap is also set aside from the garbage collector
 (`youthlink.heap`): a full collection walked the model's half a million objects, 300 ms.
@@ -31,6 +32,7 @@ from bot import (
     graph_runner,
     local_questions,
     rule_lookup,
+    tracker_replay,
 )
 from youthlink.heap import freeze_soon
 
@@ -43,6 +45,7 @@ def install() -> None:
     graph_runner.install()
     local_questions.install()
     rule_lookup.install()
+    tracker_replay.install()
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
