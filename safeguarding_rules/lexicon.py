@@ -17,6 +17,8 @@ class Lexicon:
     protect: Mapping[str, str] = field(default_factory=dict)
     words: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     fillers: tuple[str, ...] = ()
+    # Fillers that, as the last word of a message, say it is meant: "i could kill him fr"
+    last_words: Mapping[str, str] = field(default_factory=dict)
     censored: tuple[str, ...] = ()
     # "-ing" words the rules use; "cuttin", "killin" are read as "cutting", "killing"
     ing_words: frozenset[str] = frozenset()

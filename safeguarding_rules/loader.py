@@ -208,6 +208,7 @@ def _read_lexicon(path: Path, problems: list[Problem]) -> Lexicon:
         protect={str(k): str(v) for k, v in data.get("protect", {}).items()},
         words=words,
         fillers=tuple(str(f) for f in data.get("fillers", [])),
+        last_words={str(k): str(v) for k, v in data.get("last_words", {}).items()},
         censored=tuple(str(c) for c in data.get("censored", [])),
     )
 

@@ -82,6 +82,7 @@ class Normaliser:
                 (phrases if " " in key else single)[key] = collapse(canonical)
         for filler in lexicon.fillers:
             single[collapse(filler)] = ""
+        self._last_words = {collapse(k): collapse(v) for k, v in lexicon.last_words.items()}
         for word in lexicon.ing_words:
             dropped = collapse(word[:-1])
             if len(word) >= 6 and dropped not in single and dropped not in REAL_IN_WORDS:
@@ -134,12 +135,21 @@ class Normaliser:
                 s = self._apostrophe_re.sub(lambda m: self._apostrophe_words[m.group()], s)
             s = s.replace("'", "")
         clean = s.translate(_CLEAN)
-        base = self._words(clean)
+        meant = self._meant(clean)
+        base = self._words(clean) + meant
         tricky = _LEET_HINT.search(s) is not None and _LEET_WORD.search(s) is not None
         if not tricky and _SINGLE_LETTERS.search(clean) is None:
-            return base
-        alt = self._words(self._untrick(s).translate(_CLEAN))
-        return base if alt == base else f"{base}\n{alt}"
+            return base.lstrip()
+        alt = self._words(self._untrick(s).translate(_CLEAN)) + meant
+        return base.lstrip() if alt == base else f"{base.lstrip()}\n{alt.lstrip()}"
+
+    def _meant(self, clean: str) -> str:
+        """What a filler says as the message's last word (" for real"), else nothing."""
+        if not self._last_words:
+            return ""
+        last = clean.rsplit(None, 1)[-1:]
+        meant = self._last_words.get(collapse(last[0])) if last else None
+        return f" {meant}" if meant else ""
 
     def _unicode(self, s: str) -> str:
         for emoji, word in self._multi_emoji.items():

@@ -102,6 +102,7 @@ NORMALISE_SCHEMA: dict[str, Any] = {
         "protect": _STRING_MAP,
         "words": {"type": "object", "additionalProperties": _TEXT_LIST},
         "fillers": {"type": "array", "items": _TEXT},
+        "last_words": _STRING_MAP,
         "censored": {"type": "array", "items": _TEXT},
     },
 }

@@ -46,6 +46,12 @@ pytestmark = pytest.mark.unit
         ("hes followin me", "hes folowing me"),
         ("the thing is im thin", "the thing is im thin"),
         ("im 14yo", "im 14 yo"),
+        # A filler last in the message says it is meant; anywhere else it is dropped.
+        ("i could kill my brother fr", "i could kil my brother for real"),
+        ("i could kill him deadass!!", "i could kil him for real"),
+        ("i fr want to die", "i want to die"),
+        ("fr", "for real"),
+        ("fr 😂", "lol"),
     ],
 )
 def test_reads_as(ruleset: RuleSet, text: str, reads: str) -> None:
