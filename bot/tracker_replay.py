@@ -59,7 +59,8 @@ _original_temporary_tracker = FormAction._temporary_tracker
 _MEMO = "_youthlink_applied_events"
 
 # What the walk does with an event, by the event's class (as the original's `isinstance` tests).
-_OTHER, _RESET, _ACTION_REVERTED, _UTTERANCE_REVERTED, _ACTION = range(5)
+_OTHER, _RESTART, _SESSION_START, _ACTION_REVERTED, _UTTERANCE_REVERTED, _ACTION = range(6)
+_RESETS = (_RESTART, _SESSION_START)
 _kinds: dict[type, int] = {}
 
 # Every attribute `DialogueStateTracker.__init__` sets: a tracker with any other is copied by Rasa.
@@ -75,8 +76,10 @@ _KNOWN_ATTRIBUTES = frozenset(
 def _kind(cls: type) -> int:
     kind = _kinds.get(cls)
     if kind is None:
-        if issubclass(cls, (Restarted, SessionStarted)):
-            kind = _RESET
+        if issubclass(cls, Restarted):
+            kind = _RESTART
+        elif issubclass(cls, SessionStarted):
+            kind = _SESSION_START
         elif issubclass(cls, ActionReverted):
             kind = _ACTION_REVERTED
         elif issubclass(cls, UserUtteranceReverted):
@@ -102,7 +105,7 @@ def _walk(
     """The original's loop, from `applied` on (which it may change)."""
     for event in events:
         kind = _kind(type(event))
-        if kind == _RESET:
+        if kind in _RESETS:
             applied = []
         elif kind == _ACTION_REVERTED:
             tracker._undo_till_previous(ActionExecuted, applied)
@@ -111,16 +114,10 @@ def _walk(
             tracker._undo_till_previous(ActionExecuted, applied)
         elif (
             kind == _ACTION
-            and event.action_name in loop_names  # type: ignore[attr-defined]
-            and not tracker._first_loop_execution_or_unhappy_path(
-                event.action_name,
-                applied,  # type: ignore[attr-defined]
-            )
+            and event.action_name in loop_names
+            and not tracker._first_loop_execution_or_unhappy_path(event.action_name, applied)
         ):
-            tracker._undo_till_previous_loop_execution(
-                event.action_name,
-                applied,  # type: ignore[attr-defined]
-            )
+            tracker._undo_till_previous_loop_execution(event.action_name, applied)
         else:
             applied.append(event)
     return applied
@@ -156,8 +153,8 @@ def copy_tracker(self: DialogueStateTracker) -> DialogueStateTracker:
     ):
         return _original_copy(self)
     new: DialogueStateTracker = object.__new__(DialogueStateTracker)
-    state: dict[str, Any] = dict(self.__dict__)
-    state.update(
+    new.__dict__.update(self.__dict__)
+    new.__dict__.update(
         events=deque(self.events, self._max_event_history),
         sender_id=self.sender_id or DEFAULT_SENDER_ID,
         slots={name: _copy_slot(slot) for name, slot in slots.items()},
@@ -168,7 +165,6 @@ def copy_tracker(self: DialogueStateTracker) -> DialogueStateTracker:
         model_id=None,
         assistant_id=None,
     )
-    new.__dict__.update(state)
     return new
 
 
@@ -197,23 +193,13 @@ def _copies_as_domain(tracker: DialogueStateTracker, domain: Domain) -> bool:
         or not tracker.sender_id
         or tracker.is_rule_tracker
         or tracker._max_event_history is not None
-        or any(_restarts(type(event)) for event in tracker.events)
+        or any(_kind(type(event)) == _RESTART for event in tracker.events)
     ):
         return False
     slots = tracker.slots
     return len(slots) == len(domain.slots) and all(
         type(slots.get(slot.name)) is type(slot) for slot in domain.slots
     )
-
-
-_restart_classes: dict[type, bool] = {}
-
-
-def _restarts(cls: type) -> bool:
-    found = _restart_classes.get(cls)
-    if found is None:
-        found = _restart_classes[cls] = issubclass(cls, Restarted)
-    return found
 
 
 def _copy_slot(self: Slot) -> Slot:

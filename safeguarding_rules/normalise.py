@@ -136,20 +136,19 @@ class Normaliser:
             s = s.replace("'", "")
         clean = s.translate(_CLEAN)
         meant = self._meant(clean)
-        base = self._words(clean) + meant
+        if meant:  # read on as if the message said it: "... fr" -> "... for real"
+            s, clean = f"{s} {meant}", f"{clean} {meant}"
+        base = self._words(clean)
         tricky = _LEET_HINT.search(s) is not None and _LEET_WORD.search(s) is not None
         if not tricky and _SINGLE_LETTERS.search(clean) is None:
-            return base.lstrip()
-        alt = self._words(self._untrick(s).translate(_CLEAN)) + meant
-        return base.lstrip() if alt == base else f"{base.lstrip()}\n{alt.lstrip()}"
+            return base
+        alt = self._words(self._untrick(s).translate(_CLEAN))
+        return base if alt == base else f"{base}\n{alt}"
 
     def _meant(self, clean: str) -> str:
-        """What a filler says as the message's last word (" for real"), else nothing."""
-        if not self._last_words:
-            return ""
+        """What a filler says as the message's last word ("for real"), else nothing."""
         last = clean.rsplit(None, 1)[-1:]
-        meant = self._last_words.get(collapse(last[0])) if last else None
-        return f" {meant}" if meant else ""
+        return self._last_words.get(collapse(last[0]), "") if last else ""
 
     def _unicode(self, s: str) -> str:
         for emoji, word in self._multi_emoji.items():
