@@ -16,7 +16,7 @@ RASA_INPUTS := config.yml $(shell find bot/domain bot/data nlu -name '*.yml' 2>/
 export PYTHONPATH := $(CURDIR)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup run test chat train lint bench validate test-rasa test-app browser-deps clean
+.PHONY: help setup run test chat train lint bench validate test-rasa test-app browser-deps clean safeguarding-model
 
 help:
 	@echo "make run    - set up whatever is missing, then start everything (SQLite)"
@@ -25,6 +25,7 @@ help:
 	@echo "make train  - train the Rasa model (only when data or config changed)"
 	@echo "make lint   - ruff and mypy"
 	@echo "make bench  - benchmarks; figures go in docs/benchmarks.md"
+	@echo "make safeguarding-model - retrain the model behind the safeguarding rules"
 
 $(VENV)/.stamp: requirements/app.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +60,9 @@ validate: $(RVENV)/.stamp
 lint: $(VENV)/.stamp
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy youthlink channels handoff safeguarding_rules bot actions
+
+safeguarding-model: $(VENV)/.stamp
+	$(APP_PY) -m safeguarding_rules train-model
 
 browser-deps:
 	@scripts/ensure-chromium

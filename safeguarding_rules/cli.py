@@ -1,4 +1,4 @@
-"""Command line: `python -m safeguarding_rules screen|check|schema`."""
+"""Command line: `python -m safeguarding_rules screen|check|schema|train-model`."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from safeguarding_rules.check import run_check
 from safeguarding_rules.contacts import default_contacts_path
 from safeguarding_rules.errors import RuleSetError
 from safeguarding_rules.loader import default_rules_dir, load_ruleset_dir
+from safeguarding_rules.model import MODEL_FILE
 from safeguarding_rules.replies import default_replies_path
 from safeguarding_rules.ruleset import RuleSet
 from safeguarding_rules.schema import RULE_FILE_SCHEMA
@@ -37,6 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         report = run_check(args.rules, args.contacts, args.replies, args.today)
         print(report.render())
         return EXIT_OK if report.ok else EXIT_FAILED
+    if args.command == "train-model":
+        return train_command(args.rules, args.data or None, args.out, sys.stdout, sys.stderr)
     print(json.dumps(RULE_FILE_SCHEMA, indent=2))
     return EXIT_OK
 
@@ -68,7 +71,44 @@ def _parser() -> argparse.ArgumentParser:
         help="date to judge contacts' age by (YYYY-MM-DD; default today)",
     )
     sub.add_parser("schema", help="print the JSON Schema of a rule file")
+    train = sub.add_parser(
+        "train-model",
+        help=f"train the model behind the rules and write <rules>/{MODEL_FILE}",
+    )
+    train.add_argument("--rules", type=Path, default=default_rules_dir(), help="rule directory")
+    train.add_argument(
+        "--data",
+        type=Path,
+        action="append",
+        help="labelled data (hard-case YAML, eval JSON Lines, NLU YAML); repeatable; "
+        "default: the project's own",
+    )
+    train.add_argument("--out", type=Path, help=f"default: <rules>/{MODEL_FILE}")
     return parser
+
+
+def train_command(
+    rules: Path, data: Sequence[Path] | None, out: Path | None, stdout: IO[str], stderr: IO[str]
+) -> int:
+    """Train the model on labelled data with the rule directory's normalisation."""
+    from safeguarding_rules import training
+
+    try:
+        ruleset = load_ruleset_dir(rules, with_model=False)
+    except RuleSetError as exc:
+        print(exc, file=stderr)
+        return EXIT_BAD_RULES
+    try:
+        examples = training.read_examples(data or training.default_sources())
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"cannot read the labelled data: {exc!r}", file=stderr)
+        return EXIT_FAILED
+    model = training.train(examples, ruleset.normalise)
+    target = out or rules / MODEL_FILE
+    training.write_model(model, examples, target)
+    counts = training.describe(examples)["examples"]
+    print(f"trained on {len(examples)} examples {counts}; wrote {target}", file=stdout)
+    return EXIT_OK
 
 
 def screen_command(

@@ -14,6 +14,7 @@ from safeguarding_rules.anchors import Anchor, analyse, anchor_score, anchors
 from safeguarding_rules.categories import CATEGORIES
 from safeguarding_rules.errors import Problem, RuleSetError
 from safeguarding_rules.lexicon import Lexicon
+from safeguarding_rules.model import MODEL_FILE, read_model
 from safeguarding_rules.normalise import Normaliser
 from safeguarding_rules.pattern_cache import Derived, PatternCache, default_path, salt
 from safeguarding_rules.patterns import (
@@ -66,13 +67,16 @@ class LoadResult:
 _DEFAULT_CACHE: Any = object()
 
 
-def load_ruleset_dir(path: Path, cache_path: Path | Any | None = _DEFAULT_CACHE) -> RuleSet:
+def load_ruleset_dir(
+    path: Path, cache_path: Path | Any | None = _DEFAULT_CACHE, *, with_model: bool = True
+) -> RuleSet:
     """Load the rules in ``path``; raise RuleSetError listing every problem.
 
     ``cache_path``: where worked-out patterns are kept between loads (`pattern_cache`); None
-    for none; by default `pattern_cache.default_path()`.
+    for none; by default `pattern_cache.default_path()`. ``with_model``: False leaves out the
+    model file (`model.MODEL_FILE`) even when the directory holds one.
     """
-    result = read_rules(path, cache_path)
+    result = read_rules(path, cache_path, with_model=with_model)
     if result.ruleset is None:
         raise RuleSetError(result.problems)
     return result.ruleset
@@ -86,9 +90,11 @@ def ruleset_version(files: list[Path]) -> str:
     return digest.hexdigest()[:12]
 
 
-def read_rules(path: Path, cache_path: Path | Any | None = _DEFAULT_CACHE) -> LoadResult:
-    """Read and check every file in the rule directory ``path`` (``cache_path``: as for
-    `load_ruleset_dir`)."""
+def read_rules(
+    path: Path, cache_path: Path | Any | None = _DEFAULT_CACHE, *, with_model: bool = True
+) -> LoadResult:
+    """Read and check every file in the rule directory ``path`` (``cache_path`` and
+    ``with_model``: as for `load_ruleset_dir`)."""
     if not path.is_dir():
         return LoadResult(None, [Problem(str(path), 1, 1, "rule directory not found")])
     files = sorted(path.glob("*.yml"))
@@ -118,6 +124,12 @@ def read_rules(path: Path, cache_path: Path | Any | None = _DEFAULT_CACHE) -> Lo
     problems.extend(builder.problems)
     builder.check_signals()
     problems.extend(builder.late_problems)
+    model = None
+    model_path = path / MODEL_FILE
+    if with_model and model_path.exists():
+        files.append(model_path)
+        model, more = read_model(model_path)
+        problems.extend(more)
     if problems:
         return LoadResult(None, problems, files)
     cache.save()
@@ -127,6 +139,7 @@ def read_rules(path: Path, cache_path: Path | Any | None = _DEFAULT_CACHE) -> Lo
         normaliser,
         ruleset_version(files),
         terms=terms,
+        model=model,
     )
     return LoadResult(ruleset, [], files)
 

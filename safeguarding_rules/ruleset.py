@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from safeguarding_rules.categories import CATEGORIES
+from safeguarding_rules.categories import CATEGORIES, DEFAULT_ESCALATE_AT
 from safeguarding_rules.matcher import Matcher, PrefilterMatcher
+from safeguarding_rules.model import ID_PREFIX as MODEL_ID_PREFIX
+from safeguarding_rules.model import Model
 from safeguarding_rules.normalise import Normaliser
 from safeguarding_rules.patterns import pad
 from safeguarding_rules.rule import Combination, Rule
@@ -15,6 +17,8 @@ from safeguarding_rules.verdict import Verdict
 # A disclosure split over messages is read across this many earlier messages plus the new one.
 SPLIT_WINDOW = 3
 _CATEGORY_ORDER = {c: i for i, c in enumerate(CATEGORIES)}
+# What the model finds asks for the same-day action a severity-4 rule does: a lead is paged.
+MODEL_SEVERITY = DEFAULT_ESCALATE_AT
 
 
 @dataclass(frozen=True)
@@ -35,12 +39,14 @@ class RuleSet:
         version: str,
         matcher: Matcher | None = None,
         terms: Mapping[str, str] | None = None,
+        model: Model | None = None,
     ) -> None:
         self.rules = tuple(rules)
         self.combinations = tuple(combinations)
         self.normalise = normaliser
         self.version = version
         self.terms = dict(terms or {})
+        self.model = model
         self.matcher: Matcher = matcher if matcher is not None else PrefilterMatcher(self.rules)
         self._by_id = {rule.id: rule for rule in self.rules}
         self._max_window = max((c.window for c in self.combinations), default=1)
@@ -72,8 +78,10 @@ class RuleSet:
         earlier messages were reported when those arrived; screen_conversation gives the
         standing verdict.
         """
-        found = set(self.hits(self.normalise(text)))
-        if not history and not found:
+        normalised = self.normalise(text)
+        found = set(self.hits(normalised))
+        read = self.model.findings(normalised) if self.model is not None else []
+        if not history and not found and not read:
             return self._clear
         recent = [h for h in history[-SPLIT_WINDOW:] if h]
         if recent:
@@ -82,6 +90,7 @@ class RuleSet:
             if joined - found:
                 found |= joined - set(self.hits(self.normalise(before)))
         findings = [_Finding(r.id, r.category, r.severity) for r in found]
+        findings.extend(_Finding(m.id, m.category, MODEL_SEVERITY) for m in read)
         if self.combinations:
             findings.extend(self._combinations(found, history))
         return self._verdict(findings)
@@ -118,6 +127,8 @@ class RuleSet:
         return out
 
     def _finding(self, rule_id: str) -> _Finding:
+        if rule_id.startswith(MODEL_ID_PREFIX):
+            return _Finding(rule_id, rule_id.removeprefix(MODEL_ID_PREFIX), MODEL_SEVERITY)
         rule = self._by_id.get(rule_id)
         if rule is not None:
             return _Finding(rule.id, rule.category, rule.severity)

@@ -21,7 +21,8 @@ def test_screen_returns_a_frozen_verdict() -> None:
     verdict = screen("kms")
     assert isinstance(verdict, Verdict)
     assert verdict.severity == 4 and verdict.categories == ("suicide",)
-    assert verdict.rule_ids and all(r.startswith("suicide.") for r in verdict.rule_ids)
+    assert "suicide.intent.kill_myself" in verdict.rule_ids
+    assert all(r.startswith(("suicide.", "model.suicide")) for r in verdict.rule_ids)
     with pytest.raises(dataclasses.FrozenInstanceError):
         verdict.severity = 0  # type: ignore[misc]
 
@@ -36,7 +37,10 @@ def test_categories_most_severe_first() -> None:
     verdict = screen("my dad hits me and i keep a knife in my bag, im going to stab him")
     assert verdict.categories[0] == "harm_to_others" and verdict.severity == 5
     assert "abuse" in verdict.categories
-    severities = [load_ruleset().rule(r).severity for r in verdict.rule_ids]  # type: ignore[union-attr]
+    severities = [
+        4 if r.startswith("model.") else load_ruleset().rule(r).severity  # type: ignore[union-attr]
+        for r in verdict.rule_ids
+    ]
     assert severities == sorted(severities, reverse=True)
 
 
@@ -114,7 +118,11 @@ def test_imports_and_screens_on_python_310() -> None:
     )
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     result = subprocess.run(
-        [str(python), "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, env=env,
+        [str(python), "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        env=env,
         timeout=120,
     )
     assert result.returncode == 0, result.stderr

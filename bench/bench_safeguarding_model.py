@@ -1,0 +1,157 @@
+"""Benchmark the model behind the safeguarding rules on wording it has not seen.
+
+Run from the repository root:  python bench/bench_safeguarding_model.py
+
+`tests/safeguarding_rules/unseen_cases.jsonl` was written by people who had not read the
+rules, and scored before anything was changed for it. Here the model is trained without it
+and both readers are scored on it: the rules alone, and the rules with the model. Then the
+same with half of it added to the training data and the other half scored (both ways
+round), to show what such sets add. Prints plain text.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from safeguarding_rules.loader import default_rules_dir, load_ruleset_dir  # noqa: E402
+from safeguarding_rules.model import Model  # noqa: E402
+from safeguarding_rules.ruleset import RuleSet  # noqa: E402
+from safeguarding_rules.training import (  # noqa: E402
+    Example,
+    default_sources,
+    read_examples,
+    train,
+)
+
+UNSEEN = REPO / "tests" / "safeguarding_rules" / "unseen_cases.jsonl"
+DEV = REPO.parent / "shared" / "eval" / "safeguarding_dev.jsonl"
+THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+def read_cases(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def score(ruleset: RuleSet, cases: Sequence[dict]) -> dict[str, float]:
+    """Share of disclosures escalated with their category, of severity-5 ones scored 5, and
+    of near misses escalated."""
+    caught = any_caught = five = five_total = alarms = disclosures = benign = 0
+    for case in cases:
+        verdict = ruleset.screen(case["text"])
+        if case["expect"] == "escalate":
+            disclosures += 1
+            any_caught += verdict.escalate()
+            caught += verdict.escalate() and case["category"] in verdict.categories
+            if case.get("min_severity") == 5:
+                five_total += 1
+                five += verdict.severity == 5
+        else:
+            benign += 1
+            alarms += verdict.escalate()
+    return {
+        "recall": caught / disclosures,
+        "escalated": any_caught / disclosures,
+        "five": five / five_total if five_total else float("nan"),
+        "false_alarms": alarms / benign,
+        "n": disclosures,
+        "m": benign,
+    }
+
+
+def line(name: str, s: dict[str, float]) -> str:
+    return (
+        f"  {name:<34} recall {s['recall']:.3f} (any category {s['escalated']:.3f}), "
+        f"severity 5 where due {s['five']:.3f}, false alarms {s['false_alarms']:.3f}"
+        f"  [{s['n']} disclosures, {s['m']} near misses]"
+    )
+
+
+def with_model(rules: RuleSet, model: Model | None) -> RuleSet:
+    rules.model = model
+    return rules
+
+
+def by_group(rules: RuleSet, model: Model, cases: Sequence[dict]) -> None:
+    groups = {
+        "s": "suicide, self-harm, eating",
+        "a": "abuse, sexual abuse",
+        "x": "exploitation, harm, drugs, danger",
+    }
+    for key, name in groups.items():
+        part = [c for c in cases if c["id"].split("-")[1].startswith(key)]
+        alone = score(with_model(rules, None), part)
+        both = score(with_model(rules, model), part)
+        print(
+            f"  {name:<34} rules {alone['recall']:.3f} / {alone['false_alarms']:.3f}"
+            f"  with the model {both['recall']:.3f} / {both['false_alarms']:.3f}"
+        )
+
+
+def main() -> None:
+    rules = load_ruleset_dir(default_rules_dir(), with_model=False)
+    sources = [p for p in default_sources() if p != UNSEEN]
+    base = read_examples(sources)
+    unseen = read_cases(UNSEEN)
+    print(f"training examples without the unseen set: {len(base)}; unseen: {len(unseen)}")
+
+    started = time.process_time()
+    model = train(base, rules.normalise)
+    print(f"trained in {time.process_time() - started:.1f} s CPU; {len(model.idf)} n-grams")
+
+    print("\nunseen set, model trained without it:")
+    print(line("rules alone", score(with_model(rules, None), unseen)))
+    for threshold in THRESHOLDS:
+        model.threshold = threshold
+        shipped = " (shipped)" if threshold == 0.8 else ""
+        print(
+            line(f"rules + model at {threshold}{shipped}", score(with_model(rules, model), unseen))
+        )
+    model.threshold = 0.8
+    print("\nby group (recall / false alarms), threshold 0.8:")
+    by_group(rules, model, unseen)
+
+    print("\nhalf the unseen set added to training, the other half scored (both halves):")
+    totals: dict[str, list[dict[str, float]]] = {"rules": [], "model": []}
+    for half in (0, 1):
+        train_part = [c for i, c in enumerate(unseen) if i % 2 == half]
+        test_part = [c for i, c in enumerate(unseen) if i % 2 != half]
+        extra = [
+            Example(c["text"], c["category"] if c["expect"] == "escalate" else "none")
+            for c in train_part
+        ]
+        half_model = train([*base, *extra], rules.normalise)
+        totals["rules"].append(score(with_model(rules, None), test_part))
+        totals["model"].append(score(with_model(rules, half_model), test_part))
+    for key, name in (("rules", "rules alone"), ("model", "rules + model at 0.8")):
+        mean = {k: sum(s[k] for s in totals[key]) / 2 for k in totals[key][0]}
+        print(line(name, mean))
+
+    if DEV.exists():
+        shipped = load_ruleset_dir(default_rules_dir())
+        dev = read_cases(DEV)
+        print("\nshared development set (the shipped model; not in its training data):")
+        print(line("rules alone", score(with_model(rules, None), dev)))
+        print(line("rules + shipped model", score(shipped, dev)))
+
+    shipped = load_ruleset_dir(default_rules_dir())
+    texts = [c["text"] for c in unseen]
+    for name, ruleset in (("rules alone", with_model(rules, None)), ("rules + model", shipped)):
+        started = time.process_time()
+        for _ in range(3):
+            for text in texts:
+                ruleset.screen(text)
+        spent = (time.process_time() - started) / (3 * len(texts))
+        print(
+            f"\nscreening, {name}: {spent * 1e6:.0f} µs CPU per message ({1 / spent:,.0f} msgs/s)"
+        )
+
+
+if __name__ == "__main__":
+    main()

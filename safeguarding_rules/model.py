@@ -1,0 +1,229 @@
+"""The statistical second reader behind the rules: a linear model over word and letter
+n-grams of the normalised message, trained on labelled disclosures and near misses.
+
+Rules catch the wordings someone wrote a rule for; on wordings nobody wrote (fresh sets
+measured in docs/benchmarks.md) they caught about three in five. The model reads every
+message too and, when it is confident that a message is a disclosure, adds a finding
+``model.<category>`` at the escalation severity, so a lead is paged and reviews it like any
+other escalation. It never lowers what a rule found. Scoring is pure Python; training
+(`safeguarding_rules.training`) needs scikit-learn and happens offline.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from safeguarding_rules.categories import CATEGORIES
+from safeguarding_rules.errors import Problem
+
+MODEL_FILE = "_model.json"
+FORMAT = "youthlink-safeguarding-model/1"
+NONE = "none"
+ID_PREFIX = "model."
+# Weights are written as whole multiples of 1/WEIGHT_SCALE: exact enough (no probability
+# moves by more than about 1e-4) at half the size of decimals.
+WEIGHT_SCALE = 10_000
+CHAR_NGRAMS = (3, 5)
+# Scaling every message to unit length would let one common word ("and") speak as loudly as
+# a whole disclosure: "and" alone read as sexual abuse at 0.999. Short messages are divided by
+# at least this (about the length of a six-word message) so thin evidence stays thin.
+NORM_FLOOR = 40.0
+
+_TOKEN = re.compile(r"[a-z0-9']+|[^\sa-z0-9']")
+
+
+def features(normalised: str) -> dict[str, int]:
+    """Counts of the n-grams the model reads in already normalised text: words (``w:``),
+    word pairs with sentence ends (``b:``), and 3-5 letter pieces of each word with a
+    space either side (``c:``)."""
+    found: dict[str, int] = {}
+    previous = "<s>"
+    for word in _TOKEN.findall(normalised):
+        for key in (f"b:{previous} {word}", *_word_features(word)):
+            found[key] = found.get(key, 0) + 1
+        previous = word
+    key = f"b:{previous} </s>"
+    found[key] = found.get(key, 0) + 1
+    return found
+
+
+@functools.lru_cache(maxsize=50_000)
+def _word_features(word: str) -> tuple[str, ...]:
+    lo, hi = CHAR_NGRAMS
+    padded = f" {word} "
+    pieces = ["w:" + word]
+    for n in range(lo, hi + 1):
+        pieces.extend("c:" + padded[i : i + n] for i in range(len(padded) - n + 1))
+    return tuple(pieces)
+
+
+def weighted(counts: Mapping[str, int], idf: Mapping[str, float]) -> dict[str, float]:
+    """Sublinear term frequency times idf, divided by the vector's length or by NORM_FLOOR,
+    whichever is larger; unknown n-grams dropped."""
+    values = {k: (1.0 + math.log(c)) * idf[k] for k, c in counts.items() if k in idf}
+    norm = max(math.sqrt(sum(v * v for v in values.values())), NORM_FLOOR)
+    return {k: v / norm for k, v in values.items()}
+
+
+@dataclass(frozen=True)
+class ModelFinding:
+    """A category the model reads in a message, with the model's probability for it."""
+
+    category: str
+    probability: float
+
+    @property
+    def id(self) -> str:
+        """The id this finding carries in verdicts and the escalation log."""
+        return ID_PREFIX + self.category
+
+
+class Model:
+    """A trained model ready to score normalised messages (pure: no I/O once built).
+
+    ``threshold``: the smallest probability that the message is some disclosure (one minus
+    the probability of ``none``) that produces findings. ``share``: a category is reported
+    when its probability is at least this share of the likeliest category's.
+    """
+
+    def __init__(
+        self,
+        classes: Sequence[str],
+        bias: Sequence[float],
+        rows: Mapping[str, tuple[float, tuple[float, ...]]],
+        threshold: float,
+        share: float,
+    ) -> None:
+        self.classes = tuple(classes)
+        self.bias = tuple(bias)
+        self.idf = {k: idf for k, (idf, _) in rows.items()}
+        self.weights = {k: w for k, (_, w) in rows.items()}
+        self.threshold = threshold
+        self.share = share
+        self._scaled = {
+            k: (idf, tuple(idf * w for w in self.weights[k])) for k, idf in self.idf.items()
+        }
+
+    def probabilities(self, normalised: str) -> dict[str, float]:
+        """The model's probability for each class (the categories and ``none``)."""
+        # Each row is stored times its idf, so a message's logits are the sum of its rows,
+        # each times 1 + log(count), over the length of the weighted vector (see `weighted`).
+        rows = []
+        square = 0.0
+        scaled = self._scaled
+        for key, count in features(normalised).items():
+            found = scaled.get(key)
+            if found is not None:
+                idf, row = found
+                tf = 1.0 + math.log(count) if count > 1 else 1.0
+                square += (tf * idf) ** 2
+                rows.append(row if tf == 1.0 else tuple(tf * w for w in row))
+        logits = list(self.bias)
+        if rows:
+            norm = max(math.sqrt(square), NORM_FLOOR)
+            logits = [
+                b + sum(col) / norm for b, col in zip(logits, zip(*rows, strict=True), strict=True)
+            ]
+        top = max(logits)
+        exps = [math.exp(a - top) for a in logits]
+        total = sum(exps)
+        return {c: e / total for c, e in zip(self.classes, exps, strict=True)}
+
+    def findings(self, normalised: str) -> list[ModelFinding]:
+        """What the model reports for a message: nothing unless it is confident the message
+        is a disclosure; then its likeliest categories, likeliest first."""
+        probs = self.probabilities(normalised)
+        if 1.0 - probs[NONE] < self.threshold:
+            return []
+        ranked = sorted(
+            ((p, c) for c, p in probs.items() if c != NONE), key=lambda pc: (-pc[0], pc[1])
+        )
+        best = ranked[0][0]
+        return [ModelFinding(c, p) for p, c in ranked if p >= self.share * best]
+
+
+def to_json(model: Model, meta: Mapping[str, object]) -> str:
+    """The model file's text: the header on the first line, then one n-gram per line
+    (``"n-gram": [idf, [weight per class * weight_scale]]``) so a change reads as a diff."""
+    head = {
+        "format": FORMAT,
+        "classes": list(model.classes),
+        "bias": [round(b, 6) for b in model.bias],
+        "threshold": model.threshold,
+        "share": model.share,
+        "weight_scale": WEIGHT_SCALE,
+        **meta,
+    }
+    lines = [json.dumps(head, sort_keys=True)[:-1] + ', "rows": {']
+    keys = sorted(model.idf)
+    for i, key in enumerate(keys):
+        row = [round(model.idf[key], 4), [round(w * WEIGHT_SCALE) for w in model.weights[key]]]
+        comma = "," if i < len(keys) - 1 else ""
+        lines.append(f"{json.dumps(key)}: {json.dumps(row)}{comma}")
+    lines.append("}}")
+    return "\n".join(lines) + "\n"
+
+
+def read_model(path: Path) -> tuple[Model | None, list[Problem]]:
+    """Read a model file; on any mistake, no model and the problems found."""
+    where = str(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return None, [Problem(where, 1, 1, f"model file unreadable: {exc}")]
+    problems = _check(data, where)
+    if problems:
+        return None, problems
+    scale = float(data["weight_scale"])
+    rows = {k: (float(v[0]), tuple(w / scale for w in v[1])) for k, v in data["rows"].items()}
+    model = Model(
+        data["classes"],
+        [float(b) for b in data["bias"]],
+        rows,
+        float(data["threshold"]),
+        float(data["share"]),
+    )
+    return model, []
+
+
+def _check(data: object, where: str) -> list[Problem]:
+    def problem(reason: str) -> list[Problem]:
+        return [Problem(where, 1, 1, reason)]
+
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        return problem(f"not a model file (format must be {FORMAT!r})")
+    classes = data.get("classes")
+    if not isinstance(classes, list) or NONE not in classes:
+        return problem(f"classes must be a list holding {NONE!r}")
+    unknown = [c for c in classes if c != NONE and c not in CATEGORIES]
+    if unknown:
+        return problem(f"unknown categories: {', '.join(map(str, unknown))}")
+    width = len(classes)
+    bias = data.get("bias")
+    if not isinstance(bias, list) or len(bias) != width:
+        return problem(f"bias must hold {width} numbers")
+    if not isinstance(data.get("weight_scale"), int) or data["weight_scale"] <= 0:
+        return problem("weight_scale must be a positive whole number")
+    for name in ("threshold", "share"):
+        value = data.get(name)
+        if not isinstance(value, (int, float)) or not 0 < value <= 1:
+            return problem(f"{name} must be a number above 0 and at most 1")
+    rows = data.get("rows")
+    if not isinstance(rows, dict) or not rows:
+        return problem("rows must map n-grams to [idf, [weights]]")
+    for key, row in rows.items():
+        if not (
+            isinstance(row, list)
+            and len(row) == 2
+            and isinstance(row[0], (int, float))
+            and isinstance(row[1], list)
+            and len(row[1]) == width
+        ):
+            return problem(f"row {key!r} must be [idf, [{width} weights]]")
+    return []

@@ -1,0 +1,245 @@
+"""The model behind the rules: features, scoring, the shipped file, and how its findings
+join the rules' verdicts."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import pytest
+
+from safeguarding_rules import RuleSetError, load_ruleset
+from safeguarding_rules.cli import main
+from safeguarding_rules.loader import default_rules_dir, load_ruleset_dir
+from safeguarding_rules.model import (
+    MODEL_FILE,
+    NONE,
+    NORM_FLOOR,
+    Model,
+    features,
+    read_model,
+    to_json,
+    weighted,
+)
+from safeguarding_rules.training import Example, default_sources, read_examples, train
+
+pytestmark = pytest.mark.unit
+
+HERE = Path(__file__).resolve().parent
+DEV_SET = HERE.parents[2] / "shared" / "eval" / "safeguarding_dev.jsonl"
+
+# Disclosures the rules alone leave below the escalation threshold and the model catches.
+MODEL_ONLY = {
+    "i want him to feel what he did to me. i know where he lives": "harm_to_others",
+    "been staying in a tent by the canal": "immediate_danger",
+    "i told my teacher and she didnt believe me that he comes in my room at night": (
+        "sexual_abuse"
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def rules_only():  # type: ignore[no-untyped-def]
+    return load_ruleset_dir(default_rules_dir(), with_model=False)
+
+
+@pytest.fixture(scope="module")
+def examples() -> list[Example]:
+    return read_examples(default_sources())
+
+
+@pytest.fixture(scope="module")
+def retrained(examples: list[Example]) -> Model:
+    return train(examples, load_ruleset().normalise)
+
+
+def test_features_are_words_pairs_and_letter_pieces() -> None:
+    found = features("i cut my arm")
+    assert found["w:cut"] == 1 and found["b:<s> i"] == 1 and found["b:arm </s>"] == 1
+    assert found["b:cut my"] == 1
+    assert {" cu", "cut", "ut ", " cut", "cut ", " cut "} <= {k[2:] for k in found if k[:2] == "c:"}
+    assert features("cut cut")["w:cut"] == 2
+
+
+def test_weighted_is_unit_length_and_drops_unknown_ngrams() -> None:
+    counts = {"w:a": 3, "w:b": 1, "w:unknown": 5}
+    vector = weighted(counts, {"w:a": 200.0, "w:b": 100.0})
+    assert set(vector) == {"w:a", "w:b"}
+    assert math.isclose(sum(v * v for v in vector.values()), 1.0)
+    assert vector["w:a"] / vector["w:b"] == pytest.approx((1 + math.log(3)) * 2.0)
+    assert weighted({"w:unknown": 1}, {"w:a": 1.0}) == {}
+
+
+def test_short_messages_are_not_scaled_up() -> None:
+    vector = weighted({"w:a": 1}, {"w:a": 4.0})
+    assert vector == {"w:a": 4.0 / NORM_FLOOR}
+
+
+def test_no_everyday_word_alone_escalates(examples: list[Example]) -> None:
+    """One word carries too little to page a lead: every word of every everyday example,
+    sent alone, stays clear (before the floor, "and" alone read as sexual abuse)."""
+    ruleset = load_ruleset()
+    assert ruleset.model is not None
+    words = {w for e in examples if e.label == NONE for w in e.text.lower().split()}
+    flagged = [w for w in sorted(words) if ruleset.model.findings(ruleset.normalise(w))]
+    assert flagged == []
+    assert ruleset.screen("and now?").severity == 0
+
+
+def test_scoring_matches_scikit_learn(examples: list[Example]) -> None:
+    """The pure-Python scorer gives scikit-learn's own probabilities for the same model."""
+    from sklearn.feature_extraction import DictVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    normalise = load_ruleset().normalise
+    subset = examples[::7]
+    model = train(subset, normalise)
+    vectoriser = DictVectorizer()
+    counted = [features(normalise(e.text)) for e in subset]
+    matrix = vectoriser.fit_transform([weighted(c, model.idf) for c in counted])
+    fitted = LogisticRegression(C=10.0, max_iter=5000).fit(matrix, [e.label for e in subset])
+    texts = ["i want to end it all tonight", "my dad hits me", "i like drawing", "lol"]
+    probs = fitted.predict_proba(
+        vectoriser.transform([weighted(features(normalise(t)), model.idf) for t in texts])
+    )
+    for text, row in zip(texts, probs, strict=True):
+        ours = model.probabilities(normalise(text))
+        for label, p in zip(fitted.classes_, row, strict=True):
+            assert ours[str(label)] == pytest.approx(p, abs=1e-9)
+
+
+def test_shipped_model_is_what_training_gives(retrained: Model, examples: list[Example]) -> None:
+    """The committed model file matches the committed data; if this fails, retrain it with
+    `make safeguarding-model` (docs/safeguarding-rules.md)."""
+    shipped = load_ruleset().model
+    assert shipped is not None
+    assert shipped.classes == retrained.classes
+    assert set(shipped.idf) == set(retrained.idf)
+    normalise = load_ruleset().normalise
+    for e in examples[::5]:
+        ours, theirs = (
+            shipped.probabilities(normalise(e.text)),
+            retrained.probabilities(normalise(e.text)),
+        )
+        assert max(abs(ours[c] - theirs[c]) for c in ours) < 1e-3, e.text
+
+
+def test_model_fits_its_training_data(examples: list[Example]) -> None:
+    """A broken scorer or feature function shows here: the shipped model must read nearly
+    every disclosure it was trained on and almost none of the rest."""
+    ruleset = load_ruleset()
+    assert ruleset.model is not None
+    caught = wrong = disclosures = others = 0
+    for e in examples:
+        found = {f.category for f in ruleset.model.findings(ruleset.normalise(e.text))}
+        if e.label == NONE:
+            others += 1
+            wrong += bool(found)
+        else:
+            disclosures += 1
+            caught += e.label in found
+    assert caught / disclosures > 0.88  # 0.92 when trained (threshold 0.8, C=10)
+    assert wrong / others < 0.005  # 0.0 when trained
+
+
+@pytest.mark.parametrize("text,category", sorted(MODEL_ONLY.items()))
+def test_model_escalates_what_the_rules_miss(rules_only, text: str, category: str) -> None:  # type: ignore[no-untyped-def]
+    assert rules_only.screen(text).severity < 4
+    verdict = load_ruleset().screen(text)
+    assert verdict.escalate() and category in verdict.categories
+    assert f"model.{category}" in verdict.rule_ids and verdict.severity == 4
+
+
+def test_model_never_lowers_a_rule(rules_only) -> None:  # type: ignore[no-untyped-def]
+    ruleset = load_ruleset()
+    for line in DEV_SET.read_text().splitlines():
+        text = json.loads(line)["text"]
+        alone, both = rules_only.screen(text), ruleset.screen(text)
+        assert both.severity >= alone.severity
+        assert set(alone.rule_ids) <= set(both.rule_ids)
+
+
+def test_model_findings_stand_in_the_conversation_verdict() -> None:
+    text = next(iter(MODEL_ONLY))
+    verdict = load_ruleset().screen_conversation(["hi", text, "ok"])
+    assert verdict.severity == 4 and "model.harm_to_others" in verdict.rule_ids
+
+
+def test_everyday_answers_stay_clear() -> None:
+    ruleset = load_ruleset()
+    for text in ["i like football and gaming", "my mum shouts about my room", "lol ok", ""]:
+        assert ruleset.screen(text).severity < 4, text
+
+
+def test_model_file_round_trips(tmp_path: Path, retrained: Model) -> None:
+    path = tmp_path / MODEL_FILE
+    path.write_text(to_json(retrained, {"examples": {}}))
+    loaded, problems = read_model(path)
+    assert problems == [] and loaded is not None
+    assert loaded.classes == retrained.classes and loaded.threshold == retrained.threshold
+    text = "i keep thinking about ending it"
+    ours, theirs = loaded.probabilities(text), retrained.probabilities(text)
+    assert max(abs(ours[c] - theirs[c]) for c in ours) < 1e-3
+
+
+@pytest.mark.parametrize(
+    "edit,reason",
+    [
+        (lambda d: d.update(format="something else"), "not a model file"),
+        (lambda d: d.update(classes=["suicide", "nope", "none"]), "unknown categories: nope"),
+        (lambda d: d.update(bias=[0.0]), "bias must hold"),
+        (lambda d: d.update(threshold=1.5), "threshold must be"),
+        (lambda d: d["rows"].update({"w:x": [1.0, [1]]}), "row 'w:x' must be"),
+    ],
+)
+def test_a_broken_model_file_stops_loading(rules_copy: Path, edit, reason: str) -> None:  # type: ignore[no-untyped-def]
+    path = rules_copy / MODEL_FILE
+    data = json.loads(path.read_text())
+    edit(data)
+    path.write_text(json.dumps(data))
+    with pytest.raises(RuleSetError) as caught:
+        load_ruleset_dir(rules_copy, cache_path=None)
+    assert MODEL_FILE in str(caught.value) and reason in str(caught.value)
+
+
+def test_unreadable_model_file(rules_copy: Path) -> None:
+    (rules_copy / MODEL_FILE).write_text("{not json")
+    with pytest.raises(RuleSetError, match="model file unreadable"):
+        load_ruleset_dir(rules_copy, cache_path=None)
+
+
+def test_rules_work_without_a_model(rules_copy: Path) -> None:
+    (rules_copy / MODEL_FILE).unlink()
+    ruleset = load_ruleset_dir(rules_copy, cache_path=None)
+    assert ruleset.model is None
+    assert ruleset.version != load_ruleset().version
+    assert ruleset.screen("kms").rule_ids == ("suicide.intent.kill_myself",)
+    assert ruleset.screen(next(iter(MODEL_ONLY))).severity < 4
+
+
+def test_train_model_command(tmp_path: Path, rules_copy: Path) -> None:
+    data = tmp_path / "cases.jsonl"
+    lines = [
+        {"text": t, "expect": "escalate", "category": "suicide"}
+        for t in ["i want to die", "i want to end my life", "going to kill myself"]
+    ] + [{"text": t, "expect": "benign"} for t in ["i like football", "hello", "i want a dog"]]
+    data.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    out = tmp_path / "model.json"
+    assert (
+        main(["train-model", "--rules", str(rules_copy), "--data", str(data), "--out", str(out)])
+        == 0
+    )
+    model, problems = read_model(out)
+    assert problems == [] and model is not None
+    assert set(model.classes) == {"suicide", NONE}
+    header = json.loads(out.read_text().splitlines()[0] + "}}")
+    assert header["examples"] == {"none": 3, "suicide": 3}
+
+
+def test_train_model_command_without_data(tmp_path: Path, rules_copy: Path) -> None:
+    missing = tmp_path / "nowhere.jsonl"
+    assert main(["train-model", "--rules", str(rules_copy), "--data", str(missing)]) == 1
+    shutil.rmtree(rules_copy)
+    assert main(["train-model", "--rules", str(rules_copy)]) == 2
