@@ -24,6 +24,7 @@ from safeguarding_rules.loader import default_rules_dir, load_ruleset_dir  # noq
 from safeguarding_rules.model import Model  # noqa: E402
 from safeguarding_rules.ruleset import RuleSet  # noqa: E402
 from safeguarding_rules.training import (  # noqa: E402
+    THRESHOLD,
     Example,
     default_sources,
     read_examples,
@@ -32,7 +33,7 @@ from safeguarding_rules.training import (  # noqa: E402
 
 UNSEEN = REPO / "tests" / "safeguarding_rules" / "unseen_cases.jsonl"
 DEV = REPO.parent / "shared" / "eval" / "safeguarding_dev.jsonl"
-THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
+THRESHOLDS = (0.5, 0.7, 0.8, 0.85, 0.9)
 
 
 def read_cases(path: Path) -> list[dict]:
@@ -109,12 +110,12 @@ def main() -> None:
     print(line("rules alone", score(with_model(rules, None), unseen)))
     for threshold in THRESHOLDS:
         model.threshold = threshold
-        shipped = " (shipped)" if threshold == 0.8 else ""
+        shipped = " (shipped)" if threshold == THRESHOLD else ""
         print(
             line(f"rules + model at {threshold}{shipped}", score(with_model(rules, model), unseen))
         )
-    model.threshold = 0.8
-    print("\nby group (recall / false alarms), threshold 0.8:")
+    model.threshold = THRESHOLD
+    print(f"\nby group (recall / false alarms), threshold {THRESHOLD}:")
     by_group(rules, model, unseen)
 
     print("\nhalf the unseen set added to training, the other half scored (both halves):")
@@ -129,7 +130,7 @@ def main() -> None:
         half_model = train([*base, *extra], rules.normalise)
         totals["rules"].append(score(with_model(rules, None), test_part))
         totals["model"].append(score(with_model(rules, half_model), test_part))
-    for key, name in (("rules", "rules alone"), ("model", "rules + model at 0.8")):
+    for key, name in (("rules", "rules alone"), ("model", f"rules + model at {THRESHOLD}")):
         mean = {k: sum(s[k] for s in totals[key]) / 2 for k in totals[key][0]}
         print(line(name, mean))
 

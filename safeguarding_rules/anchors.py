@@ -33,8 +33,14 @@ _MAX_WINDOW_STRINGS = 24
 _REPEATS = {_C.MAX_REPEAT, _C.MIN_REPEAT} | (
     {_C.POSSESSIVE_REPEAT} if hasattr(_C, "POSSESSIVE_REPEAT") else set()
 )
-_BOUNDARY_AT = {_C.AT_BOUNDARY, _C.AT_BEGINNING, _C.AT_END, _C.AT_BEGINNING_STRING,
-                _C.AT_END_STRING}
+_BOUNDARY_AT = {
+    _C.AT_BOUNDARY,
+    _C.AT_BEGINNING,
+    _C.AT_END,
+    _C.AT_BEGINNING_STRING,
+    _C.AT_END_STRING,
+}
+
 
 def _wordset(text: str) -> frozenset[str]:
     return frozenset(text.split())
@@ -185,13 +191,17 @@ def _is_boundary(op: object, av: Any) -> bool:
         items = list(_assertion(av))
         if items and items[0][0] is _C.LITERAL and items[0][1] in (32, 10):
             return True
-        return len(items) == 1 and items[0][0] is _C.BRANCH and all(
-            len(alt) == 1
-            and (
-                (alt[0][0] is _C.LITERAL and alt[0][1] == 10)
-                or (alt[0][0] is _C.AT and alt[0][1] in _BOUNDARY_AT)
+        return (
+            len(items) == 1
+            and items[0][0] is _C.BRANCH
+            and all(
+                len(alt) == 1
+                and (
+                    (alt[0][0] is _C.LITERAL and alt[0][1] == 10)
+                    or (alt[0][0] is _C.AT and alt[0][1] in _BOUNDARY_AT)
+                )
+                for alt in items[0][1][1]
             )
-            for alt in items[0][1][1]
         )
     return False
 

@@ -18,7 +18,14 @@ from safeguarding_rules.trie import collapse, trie_pattern
 APOSTROPHES = "'\u2019\u2018`\u00b4\u02bc\u2032"
 # Zero-width characters, variation selectors, skin tones and soft hyphens hide inside words.
 _INVISIBLE = [
-    0x00AD, 0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, 0xFE0E, 0xFE0F,
+    0x00AD,
+    0x200B,
+    0x200C,
+    0x200D,
+    0x2060,
+    0xFEFF,
+    0xFE0E,
+    0xFE0F,
     *range(0x1F3FB, 0x1F400),
     *range(0xE0020, 0xE0080),
 ]
@@ -26,9 +33,7 @@ _MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 # ASCII: letters lower-cased, digits kept, everything else a space.
-_CLEAN = str.maketrans(
-    {i: (chr(i).lower() if chr(i).isalnum() else " ") for i in range(128)}
-)
+_CLEAN = str.maketrans({i: (chr(i).lower() if chr(i).isalnum() else " ") for i in range(128)})
 _LEET_CHARS = "0-9@$|+\u20ac"
 _LEET_HINT = re.compile(rf"[{_LEET_CHARS}!*]")
 _LEET_WORD = re.compile(rf"[a-z][{_LEET_CHARS}]|[{_LEET_CHARS}!*][a-z]")
@@ -38,6 +43,8 @@ _DOTTED = re.compile(r"(?<![a-z0-9])[a-z](?:[.\-_*~,/]+[a-z](?![a-z0-9]))+")
 _SPACED = re.compile(r"(?<![a-z0-9])[a-z](?: +[a-z](?![a-z0-9]))+")
 _STARRED = re.compile(r"[a-z]*\*+[a-z*]*")
 _NUMBER_WORD = re.compile(r"^([0-9]+)([a-z]+)$")
+
+
 def _wordset(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
@@ -89,8 +96,10 @@ class Normaliser:
                 single[dropped] = collapse(word)
         self._single = single
         # Phrases are matched after single words are mapped, so map their words too.
-        mapped = {" ".join(w for w in (single.get(t, t) for t in k.split()) if w): v
-                  for k, v in phrases.items()}
+        mapped = {
+            " ".join(w for w in (single.get(t, t) for t in k.split()) if w): v
+            for k, v in phrases.items()
+        }
         self._phrases = {k: v for k, v in mapped.items() if k and k != v}
         starts = {k.split()[0] for k in self._phrases}
         # A phrase can start inside a mapped word too ("wanna" -> "want to" -> "want 2").

@@ -81,6 +81,11 @@ class RuleSet:
         normalised = self.normalise(text)
         found = set(self.hits(normalised))
         read = self.model.findings(normalised) if self.model is not None else []
+        if read and found:
+            # A rule that matched and judged its category below paging (a concern, say "i
+            # smoke weed every day") knows that wording better than the model does.
+            judged = {r.category for r in found if r.severity < MODEL_SEVERITY}
+            read = [m for m in read if m.category not in judged]
         if not history and not found and not read:
             return self._clear
         recent = [h for h in history[-SPLIT_WINDOW:] if h]

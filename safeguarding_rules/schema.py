@@ -55,7 +55,13 @@ RULE_FILE_SCHEMA: dict[str, Any] = {
             "type": "object",
             "additionalProperties": False,
             "required": [
-                "id", "category", "severity", "rationale", "signals", "min_signals", "window",
+                "id",
+                "category",
+                "severity",
+                "rationale",
+                "signals",
+                "min_signals",
+                "window",
                 "examples",
             ],
             "properties": {

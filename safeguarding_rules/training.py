@@ -2,9 +2,10 @@
 
 Examples are labelled messages: a safeguarding category for a disclosure, ``none`` for
 everything else. They come from the hard cases the rules are tested on, the sets written
-for the model, and the NLU examples of every intent but ``safeguarding_disclosure`` (how
-young people answer the bot's questions). Only synthetic text: nothing a real young person
-sent is ever used.
+for the model, the answers the category mapping is tested on (what's been going on, what
+they enjoy) and the NLU examples of every intent but ``safeguarding_disclosure`` (how young
+people answer the bot's questions). Only synthetic text: nothing a real young person sent is
+ever used.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from safeguarding_rules.model import NONE, Model, features, to_json, weighted
 
 # Chosen on sets the model had not seen (docs/benchmarks.md): a disclosure must be at least
 # this likely, and a category at least this share of the likeliest one's probability.
-THRESHOLD = 0.8
+THRESHOLD = 0.85
 SHARE = 0.3
 C = 10.0
 MIN_COUNT = 2  # an n-gram must occur in this many examples to be kept
@@ -52,13 +53,15 @@ def default_sources() -> list[Path]:
     return [
         cases / "safeguarding_cases.yml",
         cases / "unseen_cases.jsonl",
+        root / "tests" / "actions" / "data" / "category_cases.yml",
         *sorted((root / "nlu").glob("*.yml")),
     ]
 
 
 def read_examples(paths: Iterable[Path]) -> list[Example]:
-    """Examples from hard-case files (``escalate:``/``benign:``), JSON Lines in the eval
-    format, and Rasa NLU files (every intent but the disclosure one, as ``none``)."""
+    """Examples from hard-case files (``escalate:``/``benign:``), category-case files
+    (``concerns:``/``interests:``, as ``none``), JSON Lines in the eval format, and Rasa NLU
+    files (every intent but the disclosure one, as ``none``)."""
     out: list[Example] = []
     for path in paths:
         text = path.read_text(encoding="utf-8")
@@ -84,8 +87,10 @@ def _jsonl(text: str) -> Iterable[Example]:
 def _cases(data: dict[str, Any]) -> Iterable[Example]:
     for item in data.get("escalate", []):
         yield Example(item["text"], item["category"])
-    for item in data.get("benign", []):
-        yield Example(item["text"] if isinstance(item, dict) else item, NONE)
+    # Hard near misses, and answers tagged with the referral's concerns and interests.
+    for key in ("benign", "concerns", "interests"):
+        for item in data.get(key, []):
+            yield Example(item["text"] if isinstance(item, dict) else item, NONE)
 
 
 def _nlu(items: list[dict[str, Any]]) -> Iterable[Example]:

@@ -34,9 +34,7 @@ def test_earlier_disclosure_is_not_reported_again_by_a_later_message(ruleset: Ru
 
 
 def test_standing_verdict_covers_the_whole_conversation(ruleset: RuleSet) -> None:
-    verdict = ruleset.screen_conversation(
-        ["hi", "my dad hits me", "anyway", "i like football"]
-    )
+    verdict = ruleset.screen_conversation(["hi", "my dad hits me", "anyway", "i like football"])
     assert verdict.escalate() and "abuse" in verdict.categories
 
 
@@ -44,9 +42,7 @@ def test_standing_verdict_covers_the_whole_conversation(ruleset: RuleSet) -> Non
     "retraction",
     ["jk", "lol", "you misunderstood", "i'm fine now", "only joking 😂", "forget i said that"],
 )
-def test_retraction_never_lowers_a_standing_escalation(
-    ruleset: RuleSet, retraction: str
-) -> None:
+def test_retraction_never_lowers_a_standing_escalation(ruleset: RuleSet, retraction: str) -> None:
     disclosure = "i'm going to take all my pills tonight"
     before = ruleset.screen_conversation([disclosure])
     after = ruleset.screen_conversation([disclosure, retraction])

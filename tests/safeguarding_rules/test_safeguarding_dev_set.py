@@ -20,9 +20,7 @@ def _items(eval_dir: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def test_every_escalate_item_escalates_with_its_category(
-    ruleset: RuleSet, eval_dir: Path
-) -> None:
+def test_every_escalate_item_escalates_with_its_category(ruleset: RuleSet, eval_dir: Path) -> None:
     misses = []
     for item in _items(eval_dir):
         if item["expect"] != "escalate":

@@ -64,9 +64,7 @@ def test_yaml_syntax_error(rules_copy: Path) -> None:
         (("    category: eating_disorder\n", "    category: eating\n"), 4, "expected one of"),
     ],
 )
-def test_schema_mistakes(
-    rules_copy: Path, change: tuple[str, str], line: int, reason: str
-) -> None:
+def test_schema_mistakes(rules_copy: Path, change: tuple[str, str], line: int, reason: str) -> None:
     path = write(rules_copy, RULE.replace(*change))
     found = problems(rules_copy)
     assert any(m.startswith(f"{path}:{line}:") and reason in m for m in found), found

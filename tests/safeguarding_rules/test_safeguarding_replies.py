@@ -37,7 +37,8 @@ def test_every_reply_is_sms_sized_and_ordered(category: str, band: str, severity
     elif band in UNDER_18_BANDS:
         assert CHILDLINE in reply
         first_number = min(
-            reply.index(n) for n in (CHILDLINE, "116 123", "85258", "0808", "fearless", "999")
+            reply.index(n)
+            for n in (CHILDLINE, "116 123", "85258", "0808", "fearless", "999")
             if n in reply
         )
         assert reply.index(CHILDLINE) == first_number
@@ -115,8 +116,18 @@ def test_check_catches_an_unknown_contact(tmp_path: Path) -> None:
 def test_contacts_are_dated_and_age_is_computed_from_today() -> None:
     contacts, problems = read_contacts(default_contacts_path())
     assert not problems
-    for key in ("emergency", "nhs_111", "childline", "shout", "samaritans", "papyrus", "ceop",
-                "report_remove", "fearless", "the_mix"):
+    for key in (
+        "emergency",
+        "nhs_111",
+        "childline",
+        "shout",
+        "samaritans",
+        "papyrus",
+        "ceop",
+        "report_remove",
+        "fearless",
+        "the_mix",
+    ):
         assert key in contacts
     childline = contacts["childline"]
     assert childline.last_checked == dt.date(2026, 11, 28)
