@@ -32,6 +32,7 @@ from safeguarding_rules.training import (  # noqa: E402
 )
 
 UNSEEN = REPO / "tests" / "safeguarding_rules" / "unseen_cases.jsonl"
+ANSWERS = REPO / "tests" / "actions" / "data" / "category_cases.yml"
 DEV = REPO.parent / "shared" / "eval" / "safeguarding_dev.jsonl"
 THRESHOLDS = (0.5, 0.7, 0.8, 0.85, 0.9)
 
@@ -133,6 +134,20 @@ def main() -> None:
     for key, name in (("rules", "rules alone"), ("model", f"rules + model at {THRESHOLD}")):
         mean = {k: sum(s[k] for s in totals[key]) / 2 for k in totals[key][0]}
         print(line(name, mean))
+
+    print("\nreferral answers (what's going on, what they enjoy), half held out (both halves):")
+    answers = read_examples([ANSWERS])
+    rest = read_examples([p for p in sources if p != ANSWERS])
+    raised = {"rules alone": 0, f"rules + model at {THRESHOLD}": 0}
+    for half in (0, 1):
+        kept = [e for i, e in enumerate(answers) if i % 2 == half]
+        held = [e for i, e in enumerate(answers) if i % 2 != half]
+        half_model = train([*rest, *kept], rules.normalise)
+        for name, model_used in zip(raised, (None, half_model), strict=True):
+            checked = with_model(rules, model_used)
+            raised[name] += sum(checked.screen(e.text).escalate() for e in held)
+    for name, count in raised.items():
+        print(f"  {name:<34} escalated {count} of {len(answers)} ({count / len(answers):.3f})")
 
     if DEV.exists():
         shipped = load_ruleset_dir(default_rules_dir())
