@@ -24,11 +24,10 @@ from safeguarding_rules.model import (
     weighted,
 )
 from safeguarding_rules.training import Example, default_sources, read_examples, train
+from tests.support.evaldata import load_jsonl
 
 pytestmark = pytest.mark.unit
 
-HERE = Path(__file__).resolve().parent
-DEV_SET = HERE.parents[2] / "shared" / "eval" / "safeguarding_dev.jsonl"
 
 # Disclosures the rules alone leave below the escalation threshold and the model catches.
 MODEL_ONLY = {
@@ -154,8 +153,8 @@ def test_model_escalates_what_the_rules_miss(rules_only, text: str, category: st
 
 def test_model_never_lowers_a_rule(rules_only) -> None:  # type: ignore[no-untyped-def]
     ruleset = load_ruleset()
-    for line in DEV_SET.read_text().splitlines():
-        text = json.loads(line)["text"]
+    for case in load_jsonl("safeguarding_dev.jsonl"):
+        text = case["text"]
         alone, both = rules_only.screen(text), ruleset.screen(text)
         assert both.severity >= alone.severity
         assert set(alone.rule_ids) <= set(both.rule_ids)

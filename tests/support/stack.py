@@ -101,7 +101,8 @@ class Stack:
                 str(RASA_BIN / "rasa"), "run", "--model", str(MODEL),
                 "--endpoints", str(self.workdir / "endpoints.yml"),
                 "--credentials", str(REPO / "bot" / "credentials.yml"),
-                "--enable-api", "--auth-token", self.env["YOUTHLINK_RASA_TOKEN"],
+                # "=": a random token may start with "-", which argparse would read as an option.
+                "--enable-api", f"--auth-token={self.env['YOUTHLINK_RASA_TOKEN']}",
                 "--interface", "127.0.0.1", "--port", port,
                 "--logging-config-file", str(REPO / "bot" / "logging.yml"),
                 *(["--debug"] if self.debug else []),
