@@ -113,6 +113,13 @@ def run_check(
             f" in {rules_dir} (version {ruleset.version})"
         )
         report.notes.append(f"examples: {examples} run, {len(failures)} failed")
+        model = ruleset.model
+        report.notes.append(
+            "model: none (the rules alone)"
+            if model is None
+            else f"model: {len(model.idf)} n-grams, pages at {model.threshold:.0%} sure"
+            " (docs/safeguarding-rules.md)"
+        )
         matcher = ruleset.matcher
         if isinstance(matcher, PrefilterMatcher):
             for rule in matcher.unanchored:

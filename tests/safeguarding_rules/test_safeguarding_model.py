@@ -3,6 +3,7 @@ join the rules' verdicts."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 import shutil
@@ -254,3 +255,19 @@ def test_train_model_command_without_data(tmp_path: Path, rules_copy: Path) -> N
     assert main(["train-model", "--rules", str(rules_copy), "--data", str(missing)]) == 1
     shutil.rmtree(rules_copy)
     assert main(["train-model", "--rules", str(rules_copy)]) == 2
+
+
+def test_check_reports_the_model(rules_copy: Path) -> None:
+    from safeguarding_rules.check import run_check
+    from safeguarding_rules.contacts import default_contacts_path
+    from safeguarding_rules.replies import default_replies_path
+
+    def report() -> str:
+        today = dt.date(2026, 11, 29)
+        return run_check(
+            rules_copy, default_contacts_path(), default_replies_path(), today
+        ).render()
+
+    assert "pages at 85% sure" in report()
+    (rules_copy / MODEL_FILE).unlink()
+    assert "model: none (the rules alone)" in report()
