@@ -28,7 +28,7 @@ from safeguarding_rules.training import (  # noqa: E402
     Example,
     default_sources,
     read_examples,
-    train,
+    train_for,
 )
 
 UNSEEN = REPO / "tests" / "safeguarding_rules" / "unseen_cases.jsonl"
@@ -44,7 +44,7 @@ def read_cases(path: Path) -> list[dict]:
 def score(ruleset: RuleSet, cases: Sequence[dict]) -> dict[str, float]:
     """Share of disclosures escalated with their category, of severity-5 ones scored 5, and
     of near misses escalated."""
-    caught = any_caught = five = five_total = alarms = disclosures = benign = 0
+    caught = any_caught = five = five_total = alarms = disclosures = benign = raised = 0
     for case in cases:
         verdict = ruleset.screen(case["text"])
         if case["expect"] == "escalate":
@@ -54,6 +54,8 @@ def score(ruleset: RuleSet, cases: Sequence[dict]) -> dict[str, float]:
             if case.get("min_severity") == 5:
                 five_total += 1
                 five += verdict.severity == 5
+            else:
+                raised += verdict.severity == 5
         else:
             benign += 1
             alarms += verdict.escalate()
@@ -61,6 +63,7 @@ def score(ruleset: RuleSet, cases: Sequence[dict]) -> dict[str, float]:
         "recall": caught / disclosures,
         "escalated": any_caught / disclosures,
         "five": five / five_total if five_total else float("nan"),
+        "five_unmarked": raised / (disclosures - five_total) if disclosures > five_total else 0.0,
         "false_alarms": alarms / benign,
         "n": disclosures,
         "m": benign,
@@ -70,7 +73,8 @@ def score(ruleset: RuleSet, cases: Sequence[dict]) -> dict[str, float]:
 def line(name: str, s: dict[str, float]) -> str:
     return (
         f"  {name:<34} recall {s['recall']:.3f} (any category {s['escalated']:.3f}), "
-        f"severity 5 where due {s['five']:.3f}, false alarms {s['false_alarms']:.3f}"
+        f"severity 5 where due {s['five']:.3f} (where not {s['five_unmarked']:.3f}), "
+        f"false alarms {s['false_alarms']:.3f}"
         f"  [{s['n']} disclosures, {s['m']} near misses]"
     )
 
@@ -104,7 +108,7 @@ def main() -> None:
     print(f"training examples without the unseen set: {len(base)}; unseen: {len(unseen)}")
 
     started = time.process_time()
-    model = train(base, rules.normalise)
+    model = train_for(rules, base)
     print(f"trained in {time.process_time() - started:.1f} s CPU; {len(model.idf)} n-grams")
 
     print("\nunseen set, model trained without it:")
@@ -128,7 +132,7 @@ def main() -> None:
             Example(c["text"], c["category"] if c["expect"] == "escalate" else "none")
             for c in train_part
         ]
-        half_model = train([*base, *extra], rules.normalise)
+        half_model = train_for(rules, [*base, *extra])
         totals["rules"].append(score(with_model(rules, None), test_part))
         totals["model"].append(score(with_model(rules, half_model), test_part))
     for key, name in (("rules", "rules alone"), ("model", f"rules + model at {THRESHOLD}")):
@@ -142,7 +146,7 @@ def main() -> None:
     for half in (0, 1):
         kept = [e for i, e in enumerate(answers) if i % 2 == half]
         held = [e for i, e in enumerate(answers) if i % 2 != half]
-        half_model = train([*rest, *kept], rules.normalise)
+        half_model = train_for(rules, [*rest, *kept])
         for name, model_used in zip(raised, (None, half_model), strict=True):
             checked = with_model(rules, model_used)
             raised[name] += sum(checked.screen(e.text).escalate() for e in held)

@@ -118,7 +118,8 @@ def run_check(
             "model: none (the rules alone)"
             if model is None
             else f"model: {len(model.idf)} n-grams, pages at {model.threshold:.0%} sure"
-            " (docs/safeguarding-rules.md)"
+            + (f", risk now at {model.now.threshold:.0%}" if model.now is not None else "")
+            + " (docs/safeguarding-rules.md)"
         )
         matcher = ruleset.matcher
         if isinstance(matcher, PrefilterMatcher):

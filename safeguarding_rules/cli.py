@@ -103,7 +103,7 @@ def train_command(
     except (OSError, ValueError, KeyError) as exc:
         print(f"cannot read the labelled data: {exc!r}", file=stderr)
         return EXIT_FAILED
-    model = training.train(examples, ruleset.normalise)
+    model = training.train_for(ruleset, examples)
     target = out or rules / MODEL_FILE
     training.write_model(model, examples, target)
     counts = training.describe(examples)["examples"]

@@ -26,6 +26,7 @@ MODEL_FILE = "_model.json"
 FORMAT = "youthlink-safeguarding-model/1"
 NONE = "none"
 ID_PREFIX = "model."
+NOW_ID_PREFIX = "model.now."  # the risk-now head's finding: model.now.<category>
 # Weights are written as whole multiples of 1/WEIGHT_SCALE: exact enough (no probability
 # moves by more than about 1e-4) at half the size of decimals.
 WEIGHT_SCALE = 10_000
@@ -84,12 +85,33 @@ class ModelFinding:
         return ID_PREFIX + self.category
 
 
+@dataclass(frozen=True)
+class NowHead:
+    """The second question the model answers about a disclosure: is it risk to life or of
+    serious harm now (severity 5)? A logistic head on the same n-grams, trained on
+    disclosures only; ``threshold`` is the probability from which it says yes."""
+
+    bias: float
+    threshold: float
+
+
+@dataclass(frozen=True)
+class ModelReading:
+    """What the model reads in one message: its findings (likeliest first) and whether the
+    message reads as risk now. ``now`` says nothing about whether it is a disclosure: the
+    rule set applies it only to a message that escalates."""
+
+    findings: tuple[ModelFinding, ...]
+    now: bool
+
+
 class Model:
     """A trained model ready to score normalised messages (pure: no I/O once built).
 
     ``threshold``: the smallest probability that the message is some disclosure (one minus
     the probability of ``none``) that produces findings. ``share``: a category is reported
-    when its probability is at least this share of the likeliest category's.
+    when its probability is at least this share of the likeliest category's. ``now``: the
+    risk-now head, whose weight is the last of each row's, or None.
     """
 
     def __init__(
@@ -99,6 +121,7 @@ class Model:
         rows: Mapping[str, tuple[float, tuple[float, ...]]],
         threshold: float,
         share: float,
+        now: NowHead | None = None,
     ) -> None:
         self.classes = tuple(classes)
         self.bias = tuple(bias)
@@ -106,12 +129,13 @@ class Model:
         self.weights = {k: w for k, (_, w) in rows.items()}
         self.threshold = threshold
         self.share = share
+        self.now = now
+        self._biases = (*self.bias, now.bias) if now is not None else self.bias
         self._scaled = {
             k: (idf, tuple(idf * w for w in self.weights[k])) for k, idf in self.idf.items()
         }
 
-    def probabilities(self, normalised: str) -> dict[str, float]:
-        """The model's probability for each class (the categories and ``none``)."""
+    def _logits(self, normalised: str) -> list[float]:
         # Each row is stored times its idf, so a message's logits are the sum of its rows,
         # each times 1 + log(count), over the length of the weighted vector (see `weighted`).
         rows = []
@@ -124,21 +148,43 @@ class Model:
                 tf = 1.0 + math.log(count) if count > 1 else 1.0
                 square += (tf * idf) ** 2
                 rows.append(row if tf == 1.0 else tuple(tf * w for w in row))
-        logits = list(self.bias)
+        logits = list(self._biases)
         if rows:
             norm = max(math.sqrt(square), NORM_FLOOR)
             logits = [
                 b + sum(col) / norm for b, col in zip(logits, zip(*rows, strict=True), strict=True)
             ]
+        return logits
+
+    def probabilities(self, normalised: str) -> dict[str, float]:
+        """The model's probability for each class (the categories and ``none``)."""
+        return self._softmax(self._logits(normalised))
+
+    def now_probability(self, normalised: str) -> float | None:
+        """The risk-now head's probability, or None without one."""
+        if self.now is None:
+            return None
+        return _sigmoid(self._logits(normalised)[-1])
+
+    def read(self, normalised: str) -> ModelReading:
+        """Findings and the risk-now reading of a message, in one pass."""
+        logits = self._logits(normalised)
+        now = self.now is not None and _sigmoid(logits[-1]) >= self.now.threshold
+        return ModelReading(tuple(self._findings(self._softmax(logits))), now)
+
+    def findings(self, normalised: str) -> list[ModelFinding]:
+        """What the model reports for a message: nothing unless it is confident the message
+        is a disclosure; then its likeliest categories, likeliest first."""
+        return self._findings(self.probabilities(normalised))
+
+    def _softmax(self, logits: Sequence[float]) -> dict[str, float]:
+        logits = logits[: len(self.classes)]
         top = max(logits)
         exps = [math.exp(a - top) for a in logits]
         total = sum(exps)
         return {c: e / total for c, e in zip(self.classes, exps, strict=True)}
 
-    def findings(self, normalised: str) -> list[ModelFinding]:
-        """What the model reports for a message: nothing unless it is confident the message
-        is a disclosure; then its likeliest categories, likeliest first."""
-        probs = self.probabilities(normalised)
+    def _findings(self, probs: Mapping[str, float]) -> list[ModelFinding]:
         if 1.0 - probs[NONE] < self.threshold:
             return []
         ranked = sorted(
@@ -148,9 +194,14 @@ class Model:
         return [ModelFinding(c, p) for p, c in ranked if p >= self.share * best]
 
 
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
+
+
 def to_json(model: Model, meta: Mapping[str, object]) -> str:
     """The model file's text: the header on the first line, then one n-gram per line
-    (``"n-gram": [idf, [weight per class * weight_scale]]``) so a change reads as a diff."""
+    (``"n-gram": [idf, [weight per class, then the risk-now head's, * weight_scale]]``) so a
+    change reads as a diff."""
     head = {
         "format": FORMAT,
         "classes": list(model.classes),
@@ -160,6 +211,8 @@ def to_json(model: Model, meta: Mapping[str, object]) -> str:
         "weight_scale": WEIGHT_SCALE,
         **meta,
     }
+    if model.now is not None:
+        head["now"] = {"bias": round(model.now.bias, 6), "threshold": model.now.threshold}
     lines = [json.dumps(head, sort_keys=True)[:-1] + ', "rows": {']
     keys = sorted(model.idf)
     for i, key in enumerate(keys):
@@ -182,12 +235,14 @@ def read_model(path: Path) -> tuple[Model | None, list[Problem]]:
         return None, problems
     scale = float(data["weight_scale"])
     rows = {k: (float(v[0]), tuple(w / scale for w in v[1])) for k, v in data["rows"].items()}
+    now = data.get("now")
     model = Model(
         data["classes"],
         [float(b) for b in data["bias"]],
         rows,
         float(data["threshold"]),
         float(data["share"]),
+        NowHead(float(now["bias"]), float(now["threshold"])) if now is not None else None,
     )
     return model, []
 
@@ -204,10 +259,18 @@ def _check(data: object, where: str) -> list[Problem]:
     unknown = [c for c in classes if c != NONE and c not in CATEGORIES]
     if unknown:
         return problem(f"unknown categories: {', '.join(map(str, unknown))}")
-    width = len(classes)
     bias = data.get("bias")
-    if not isinstance(bias, list) or len(bias) != width:
-        return problem(f"bias must hold {width} numbers")
+    if not isinstance(bias, list) or len(bias) != len(classes):
+        return problem(f"bias must hold {len(classes)} numbers")
+    now = data.get("now")
+    if now is not None and not (
+        isinstance(now, dict)
+        and isinstance(now.get("bias"), (int, float))
+        and isinstance(now.get("threshold"), (int, float))
+        and 0 < now["threshold"] <= 1
+    ):
+        return problem("now must be {bias: a number, threshold: above 0 and at most 1}")
+    width = len(classes) + (now is not None)
     if not isinstance(data.get("weight_scale"), int) or data["weight_scale"] <= 0:
         return problem("weight_scale must be a positive whole number")
     for name in ("threshold", "share"):

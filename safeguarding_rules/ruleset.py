@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from safeguarding_rules.categories import CATEGORIES, DEFAULT_ESCALATE_AT
 from safeguarding_rules.matcher import Matcher, PrefilterMatcher
 from safeguarding_rules.model import ID_PREFIX as MODEL_ID_PREFIX
-from safeguarding_rules.model import Model
+from safeguarding_rules.model import NOW_ID_PREFIX, Model, ModelFinding
 from safeguarding_rules.normalise import Normaliser
 from safeguarding_rules.patterns import pad
 from safeguarding_rules.rule import Combination, Rule
@@ -19,6 +19,8 @@ SPLIT_WINDOW = 3
 _CATEGORY_ORDER = {c: i for i, c in enumerate(CATEGORIES)}
 # What the model finds asks for the same-day action a severity-4 rule does: a lead is paged.
 MODEL_SEVERITY = DEFAULT_ESCALATE_AT
+# The model's risk-now head raises an escalating message to risk to life now.
+NOW_SEVERITY = 5
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,8 @@ class RuleSet:
         """
         normalised = self.normalise(text)
         found = set(self.hits(normalised))
-        read = self.model.findings(normalised) if self.model is not None else []
+        reading = self.model.read(normalised) if self.model is not None else None
+        read = list(reading.findings) if reading is not None else []
         if read and found:
             # A rule that matched and judged its category below paging (a concern, say "i
             # smoke weed every day") knows that wording better than the model does.
@@ -96,6 +99,8 @@ class RuleSet:
                 found |= joined - set(self.hits(self.normalise(before)))
         findings = [_Finding(r.id, r.category, r.severity) for r in found]
         findings.extend(_Finding(m.id, m.category, MODEL_SEVERITY) for m in read)
+        if reading is not None and reading.now:
+            findings.extend(self._now(findings, read))
         if self.combinations:
             findings.extend(self._combinations(found, history))
         return self._verdict(findings)
@@ -131,7 +136,23 @@ class RuleSet:
                 out.append(_Finding(combo.id, combo.category, combo.severity))
         return out
 
+    @staticmethod
+    def _now(findings: list[_Finding], read: list[ModelFinding]) -> list[_Finding]:
+        """Raise an escalating message to 5 when the model reads it as risk now, in the
+        model's likeliest category, else the rules' most severe one."""
+        worst = max((f.severity for f in findings), default=0)
+        if not MODEL_SEVERITY <= worst < NOW_SEVERITY:
+            return []
+        if read:
+            category = read[0].category
+        else:
+            top = [f for f in findings if f.severity == worst]
+            category = min(top, key=lambda f: _CATEGORY_ORDER.get(f.category, 99)).category
+        return [_Finding(NOW_ID_PREFIX + category, category, NOW_SEVERITY)]
+
     def _finding(self, rule_id: str) -> _Finding:
+        if rule_id.startswith(NOW_ID_PREFIX):
+            return _Finding(rule_id, rule_id.removeprefix(NOW_ID_PREFIX), NOW_SEVERITY)
         if rule_id.startswith(MODEL_ID_PREFIX):
             return _Finding(rule_id, rule_id.removeprefix(MODEL_ID_PREFIX), MODEL_SEVERITY)
         rule = self._by_id.get(rule_id)

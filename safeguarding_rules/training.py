@@ -21,12 +21,15 @@ from typing import Any
 
 import yaml
 
-from safeguarding_rules.model import NONE, Model, features, to_json, weighted
+from safeguarding_rules.model import NONE, Model, NowHead, features, to_json, weighted
+from safeguarding_rules.ruleset import RuleSet
 
 # Chosen on sets the model had not seen (docs/benchmarks.md): a disclosure must be at least
 # this likely, and a category at least this share of the likeliest one's probability.
 THRESHOLD = 0.85
 SHARE = 0.3
+# The risk-now head says yes from this probability (docs/benchmarks.md).
+NOW_THRESHOLD = 0.6
 C = 10.0
 MIN_COUNT = 2  # an n-gram must occur in this many examples to be kept
 
@@ -35,10 +38,12 @@ _NLU_ENTITY = re.compile(r"\[([^\]]*)\](?:\([^)]*\)|\{[^}]*\})")
 
 @dataclass(frozen=True)
 class Example:
-    """A labelled message: a category, or ``none``."""
+    """A labelled message: a category, or ``none``; ``now`` when it is risk now (its data
+    asks for severity 5)."""
 
     text: str
     label: str
+    now: bool = False
 
 
 def repo_root() -> Path:
@@ -81,12 +86,12 @@ def _jsonl(text: str) -> Iterable[Example]:
         if line.strip():
             item = json.loads(line)
             label = item["category"] if item["expect"] == "escalate" else NONE
-            yield Example(item["text"], label)
+            yield Example(item["text"], label, item.get("min_severity") == 5)
 
 
 def _cases(data: dict[str, Any]) -> Iterable[Example]:
     for item in data.get("escalate", []):
-        yield Example(item["text"], item["category"])
+        yield Example(item["text"], item["category"], item.get("min_severity") == 5)
     # Hard near misses, and answers tagged with the referral's concerns and interests.
     for key in ("benign", "concerns", "interests"):
         for item in data.get(key, []):
@@ -107,11 +112,15 @@ def train(
     examples: Sequence[Example],
     normalise: Callable[[str], str],
     *,
+    now_also: Callable[[str], bool] | None = None,
     threshold: float = THRESHOLD,
     share: float = SHARE,
+    now_threshold: float = NOW_THRESHOLD,
     c: float = C,
 ) -> Model:
-    """Fit a multinomial logistic regression on the examples' n-grams (deterministic)."""
+    """Fit a multinomial logistic regression on the examples' n-grams, and the risk-now head
+    on the disclosures among them (deterministic). A disclosure counts as risk now when its
+    data says so or ``now_also`` does (the project passes the rules' own severity 5)."""
     from sklearn.feature_extraction import DictVectorizer
     from sklearn.linear_model import LogisticRegression
 
@@ -131,11 +140,32 @@ def train(
     if len(classes) == 2:
         # Two classes: one logit for the second; a softmax over [0, logit] is the same.
         coef, bias = [[0.0] * len(coef[0]), coef[0]], [0.0, bias[0]]
+    now = None
+    disclosures = [i for i, e in enumerate(examples) if e.label != NONE]
+    labels = [
+        examples[i].now or (now_also is not None and now_also(examples[i].text))
+        for i in disclosures
+    ]
+    if len(set(labels)) == 2:
+        head = LogisticRegression(C=c, max_iter=5000, class_weight="balanced")
+        head.fit(matrix[disclosures], labels)
+        coef.append(head.coef_[0].tolist())
+        now = NowHead(float(head.intercept_[0]), now_threshold)
     rows = {
         str(name): (idf[str(name)], tuple(float(row[i]) for row in coef))
         for i, name in enumerate(names)
     }
-    return Model(classes, [float(b) for b in bias], rows, threshold, share)
+    return Model(classes, [float(b) for b in bias], rows, threshold, share, now)
+
+
+def train_for(ruleset: RuleSet, examples: Sequence[Example]) -> Model:
+    """Train as the project does: the rule set's normalisation, and a disclosure a rule
+    itself scores 5 counted as risk now too."""
+
+    def rules_say_now(text: str) -> bool:
+        return any(rule.severity >= 5 for rule in ruleset.hits(ruleset.normalise(text)))
+
+    return train(examples, ruleset.normalise, now_also=rules_say_now)
 
 
 def describe(examples: Sequence[Example]) -> dict[str, object]:
@@ -143,7 +173,7 @@ def describe(examples: Sequence[Example]) -> dict[str, object]:
     digest = hashlib.sha256()
     counts: dict[str, int] = {}
     for e in examples:
-        digest.update(f"{e.label}\0{e.text}\0".encode())
+        digest.update(f"{e.label}\0{e.now:d}\0{e.text}\0".encode())
         counts[e.label] = counts.get(e.label, 0) + 1
     return {"examples": dict(sorted(counts.items())), "data_sha256": digest.hexdigest()[:16]}
 
