@@ -36,18 +36,28 @@ CHAR_NGRAMS = (3, 5)
 # at least this (about the length of a six-word message) so thin evidence stays thin.
 NORM_FLOOR = 40.0
 
+_KNOWN_WORDS = 100_000  # words whose share a model keeps (all forgotten when full)
 _TOKEN = re.compile(r"[a-z0-9']+|[^\sa-z0-9']")
 
 
 def features(normalised: str) -> dict[str, int]:
     """Counts of the n-grams the model reads in already normalised text: words (``w:``),
     word pairs with sentence ends (``b:``), and 3-5 letter pieces of each word with a
-    space either side (``c:``)."""
+    space either side (``c:``). A word or pair said again adds nothing: "word word word..."
+    reads as "word word", so repeating a word cannot make it louder."""
     found: dict[str, int] = {}
+    words: set[str] = set()
+    pairs: set[str] = set()
     previous = "<s>"
     for word in _TOKEN.findall(normalised):
-        for key in (f"b:{previous} {word}", *_word_features(word)):
-            found[key] = found.get(key, 0) + 1
+        pair = f"b:{previous} {word}"
+        if pair not in pairs:
+            pairs.add(pair)
+            found[pair] = found.get(pair, 0) + 1
+        if word not in words:
+            words.add(word)
+            for key in _word_features(word):
+                found[key] = found.get(key, 0) + 1
         previous = word
     key = f"b:{previous} </s>"
     found[key] = found.get(key, 0) + 1
@@ -65,11 +75,13 @@ def _word_features(word: str) -> tuple[str, ...]:
 
 
 def weighted(counts: Mapping[str, int], idf: Mapping[str, float]) -> dict[str, float]:
-    """Sublinear term frequency times idf, divided by the vector's length or by NORM_FLOOR,
-    whichever is larger; unknown n-grams dropped."""
-    values = {k: (1.0 + math.log(c)) * idf[k] for k, c in counts.items() if k in idf}
-    norm = max(math.sqrt(sum(v * v for v in values.values())), NORM_FLOOR)
-    return {k: v / norm for k, v in values.items()}
+    """Count times idf, divided by the message's length or by NORM_FLOOR, whichever is
+    larger; unknown n-grams dropped. The length is the square root of the sum of count times
+    idf squared: a sum over occurrences, so a message's terms add up word by word and each
+    word's share can be worked out once (`Model`)."""
+    known = {k: c for k, c in counts.items() if k in idf}
+    norm = max(math.sqrt(sum(c * idf[k] ** 2 for k, c in known.items())), NORM_FLOOR)
+    return {k: c * idf[k] / norm for k, c in known.items()}
 
 
 @dataclass(frozen=True)
@@ -131,30 +143,64 @@ class Model:
         self.share = share
         self.now = now
         self._biases = (*self.bias, now.bias) if now is not None else self.bias
+        # Per n-gram: idf squared (its share of the length) and its row times idf.
         self._scaled = {
-            k: (idf, tuple(idf * w for w in self.weights[k])) for k, idf in self.idf.items()
+            k: (idf * idf, tuple(idf * w for w in self.weights[k])) for k, idf in self.idf.items()
         }
+        self._words: dict[str, tuple[float, tuple[float, ...]]] = {}
 
     def _logits(self, normalised: str) -> list[float]:
-        # Each row is stored times its idf, so a message's logits are the sum of its rows,
-        # each times 1 + log(count), over the length of the weighted vector (see `weighted`).
-        rows = []
+        # Every n-gram of every distinct word and pair adds its row times its idf to the sum,
+        # and its idf squared to the length (see `features`, `weighted`), so each word's share
+        # is kept once worked out.
+        parts = []
         square = 0.0
         scaled = self._scaled
-        for key, count in features(normalised).items():
-            found = scaled.get(key)
-            if found is not None:
-                idf, row = found
-                tf = 1.0 + math.log(count) if count > 1 else 1.0
-                square += (tf * idf) ** 2
-                rows.append(row if tf == 1.0 else tuple(tf * w for w in row))
+        words: set[str] = set()
+        pairs: set[str] = set()
+        previous = "<s>"
+        for word in _TOKEN.findall(normalised):
+            key = f"b:{previous} {word}"
+            if key not in pairs:
+                pairs.add(key)
+                pair = scaled.get(key)
+                if pair is not None:
+                    square += pair[0]
+                    parts.append(pair[1])
+            if word not in words:
+                words.add(word)
+                share = self._words.get(word)
+                if share is None:
+                    share = self._word_share(word)
+                if share[1]:
+                    square += share[0]
+                    parts.append(share[1])
+            previous = word
+        pair = scaled.get(f"b:{previous} </s>")
+        if pair is not None:
+            square += pair[0]
+            parts.append(pair[1])
         logits = list(self._biases)
-        if rows:
+        if parts:
             norm = max(math.sqrt(square), NORM_FLOOR)
             logits = [
-                b + sum(col) / norm for b, col in zip(logits, zip(*rows, strict=True), strict=True)
+                b + sum(col) / norm for b, col in zip(logits, zip(*parts, strict=True), strict=True)
             ]
         return logits
+
+    def _word_share(self, word: str) -> tuple[float, tuple[float, ...]]:
+        square = 0.0
+        rows = []
+        for key in _word_features(word):
+            found = self._scaled.get(key)
+            if found is not None:
+                square += found[0]
+                rows.append(found[1])
+        share = (square, tuple(sum(col) for col in zip(*rows, strict=True)) if rows else ())
+        if len(self._words) >= _KNOWN_WORDS:
+            self._words.clear()
+        self._words[word] = share
+        return share
 
     def probabilities(self, normalised: str) -> dict[str, float]:
         """The model's probability for each class (the categories and ``none``)."""

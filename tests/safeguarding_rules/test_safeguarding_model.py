@@ -66,16 +66,36 @@ def test_features_are_words_pairs_and_letter_pieces() -> None:
     assert found["w:cut"] == 1 and found["b:<s> i"] == 1 and found["b:arm </s>"] == 1
     assert found["b:cut my"] == 1
     assert {" cu", "cut", "ut ", " cut", "cut ", " cut "} <= {k[2:] for k in found if k[:2] == "c:"}
-    assert features("cut cut")["w:cut"] == 2
+    # A word or pair said again adds nothing (else "word " * 400 read as self-harm).
+    assert features("cut cut")["w:cut"] == 1 and features("cut cut")["b:cut cut"] == 1
+    assert features("cut it cut it") == features("cut it cut it cut it")
+    assert features("a cut cat")["c:cut"] == 1 and features("cut cuts")["c:cut"] == 2
 
 
-def test_weighted_is_unit_length_and_drops_unknown_ngrams() -> None:
+def test_weighted_adds_up_by_occurrence_and_drops_unknown_ngrams() -> None:
     counts = {"w:a": 3, "w:b": 1, "w:unknown": 5}
     vector = weighted(counts, {"w:a": 200.0, "w:b": 100.0})
     assert set(vector) == {"w:a", "w:b"}
-    assert math.isclose(sum(v * v for v in vector.values()), 1.0)
-    assert vector["w:a"] / vector["w:b"] == pytest.approx((1 + math.log(3)) * 2.0)
+    length = math.sqrt(3 * 200.0**2 + 100.0**2)
+    assert vector == {"w:a": pytest.approx(600.0 / length), "w:b": pytest.approx(100.0 / length)}
+    once = weighted({"w:a": 1, "w:b": 1}, {"w:a": 200.0, "w:b": 100.0})
+    assert math.isclose(sum(v * v for v in once.values()), 1.0)  # unit length when all once
     assert weighted({"w:unknown": 1}, {"w:a": 1.0}) == {}
+
+
+def test_scoring_works_word_by_word_as_the_weighting_says() -> None:
+    """The scorer keeps each word's share; its logits are those of `weighted(features())`,
+    repeated words and pairs included, cold and warm."""
+    ruleset = load_ruleset()
+    model = ruleset.model
+    assert model is not None
+    texts = ["i cut i cut and i cut again", "my dad my dad hits me", "lol", "x " * 50]
+    for text in texts * 2:
+        normalised = ruleset.normalise(text)
+        expected = list(model.bias) + ([model.now.bias] if model.now else [])
+        for key, value in weighted(features(normalised), model.idf).items():
+            expected = [e + value * w for e, w in zip(expected, model.weights[key], strict=True)]
+        assert model._logits(normalised) == pytest.approx(expected, abs=1e-9)
 
 
 def test_short_messages_are_not_scaled_up() -> None:
@@ -85,12 +105,15 @@ def test_short_messages_are_not_scaled_up() -> None:
 
 def test_no_everyday_word_alone_escalates(examples: list[Example]) -> None:
     """One word carries too little to page a lead: every word of every everyday example,
-    sent alone, stays clear (before the floor, "and" alone read as sexual abuse)."""
+    sent alone or sixty times over, stays clear (before the floor, "and" alone read as sexual
+    abuse; before repeats were dropped, "word " * 400 read as self-harm)."""
     ruleset = load_ruleset()
     assert ruleset.model is not None
     words = {w for e in examples if e.label == NONE for w in e.text.lower().split()}
     flagged = [w for w in sorted(words) if ruleset.model.findings(ruleset.normalise(w))]
     assert flagged == []
+    repeated = [w for w in sorted(words) if ruleset.screen(f"{w} " * 60).severity >= 4]
+    assert [w for w in repeated if ruleset.screen(w).severity < 4] == []
     assert ruleset.screen("and now?").severity == 0
 
 
