@@ -45,23 +45,20 @@ def features(normalised: str) -> dict[str, int]:
     word pairs with sentence ends (``b:``), and 3-5 letter pieces of each word with a
     space either side (``c:``). A word or pair said again adds nothing: "word word word..."
     reads as "word word", so repeating a word cannot make it louder."""
-    found: dict[str, int] = {}
-    words: set[str] = set()
-    pairs: set[str] = set()
-    previous = "<s>"
-    for word in _TOKEN.findall(normalised):
-        pair = f"b:{previous} {word}"
-        if pair not in pairs:
-            pairs.add(pair)
-            found[pair] = found.get(pair, 0) + 1
-        if word not in words:
-            words.add(word)
-            for key in _word_features(word):
-                found[key] = found.get(key, 0) + 1
-        previous = word
-    key = f"b:{previous} </s>"
-    found[key] = found.get(key, 0) + 1
+    pairs, words = _distinct_terms(normalised)
+    found = dict.fromkeys(pairs, 1)
+    for word in words:
+        for key in _word_features(word):
+            found[key] = found.get(key, 0) + 1
     return found
+
+
+def _distinct_terms(normalised: str) -> tuple[list[str], list[str]]:
+    """A message's distinct word pairs (``b:`` keys, sentence ends included) and distinct
+    words, in order of first appearance."""
+    words = _TOKEN.findall(normalised)
+    pairs = (f"b:{a} {b}" for a, b in zip(["<s>", *words], [*words, "</s>"], strict=True))
+    return list(dict.fromkeys(pairs)), list(dict.fromkeys(words))
 
 
 @functools.lru_cache(maxsize=50_000)
@@ -155,31 +152,19 @@ class Model:
         # is kept once worked out.
         parts = []
         square = 0.0
-        scaled = self._scaled
-        words: set[str] = set()
-        pairs: set[str] = set()
-        previous = "<s>"
-        for word in _TOKEN.findall(normalised):
-            key = f"b:{previous} {word}"
-            if key not in pairs:
-                pairs.add(key)
-                pair = scaled.get(key)
-                if pair is not None:
-                    square += pair[0]
-                    parts.append(pair[1])
-            if word not in words:
-                words.add(word)
-                share = self._words.get(word)
-                if share is None:
-                    share = self._word_share(word)
-                if share[1]:
-                    square += share[0]
-                    parts.append(share[1])
-            previous = word
-        pair = scaled.get(f"b:{previous} </s>")
-        if pair is not None:
-            square += pair[0]
-            parts.append(pair[1])
+        pairs, words = _distinct_terms(normalised)
+        for key in pairs:
+            pair = self._scaled.get(key)
+            if pair is not None:
+                square += pair[0]
+                parts.append(pair[1])
+        for word in words:
+            share = self._words.get(word)
+            if share is None:
+                share = self._word_share(word)
+            if share[1]:
+                square += share[0]
+                parts.append(share[1])
         logits = list(self._biases)
         if parts:
             norm = max(math.sqrt(square), NORM_FLOOR)
