@@ -7,6 +7,7 @@ module of its own, with its reason and its figures:
 - `bot.classifier_input`: the intent classifier's input built without needless copies;
 - `bot.graph_runner`: the model's graphs run without dask's scheduler;
 - `bot.local_questions`: the forms' questions asked here rather than by a call to the action server;
+- `bot.local_validation`: the forms' answers validated here, not by a call to the action server;
 - `bot.rule_lookup`: the rules that match a conversation found without testing every rule;
 - `bot.tracker_replay`: trackers copied, and their applied events found, without replaying them.
 
@@ -31,6 +32,7 @@ from bot import (
     classifier_input,
     graph_runner,
     local_questions,
+    local_validation,
     rule_lookup,
     tracker_replay,
 )
@@ -44,6 +46,7 @@ def install() -> None:
     classifier_input.install()
     graph_runner.install()
     local_questions.install()
+    local_validation.install()
     rule_lookup.install()
     tracker_replay.install()
 

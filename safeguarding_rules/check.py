@@ -117,7 +117,7 @@ def run_check(
         report.notes.append(
             "model: none (the rules alone)"
             if model is None
-            else f"model: {len(model.idf)} n-grams, pages at {model.threshold:.0%} sure"
+            else f"model: {model.size} n-grams, pages at {model.threshold:.0%} sure"
             + (f", risk now at {model.now.threshold:.0%}" if model.now is not None else "")
             + " (docs/safeguarding-rules.md)"
         )

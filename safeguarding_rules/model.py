@@ -15,9 +15,11 @@ import functools
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from array import array
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from safeguarding_rules.categories import CATEGORIES
 from safeguarding_rules.errors import Problem
@@ -127,34 +129,71 @@ class Model:
         self,
         classes: Sequence[str],
         bias: Sequence[float],
-        rows: Mapping[str, tuple[float, tuple[float, ...]]],
+        rows: Iterable[tuple[str, tuple[float, Sequence[float]]]],
         threshold: float,
         share: float,
         now: NowHead | None = None,
+        *,
+        weight_scale: float = 1.0,
     ) -> None:
         self.classes = tuple(classes)
         self.bias = tuple(bias)
-        self.idf = {k: idf for k, (idf, _) in rows.items()}
-        self.weights = {k: w for k, (_, w) in rows.items()}
         self.threshold = threshold
         self.share = share
         self.now = now
         self._biases = (*self.bias, now.bias) if now is not None else self.bias
+        self._width = width = len(self._biases)
+        # Flat arrays of doubles, a row per n-gram: a dict of tuples of floats took 28 MB
+        # in every process that screens; these take about 5 MB.
+        self._index: dict[str, int] = {}
+        self._idf = array("d")
+        self._weights = array("d")
         # Per n-gram: idf squared (its share of the length) and its row times idf.
-        self._scaled = {
-            k: (idf * idf, tuple(idf * w for w in self.weights[k])) for k, idf in self.idf.items()
-        }
+        self._square = array("d")
+        self._scaled = array("d")
+        for i, (key, (idf, row)) in enumerate(rows):
+            if len(row) != width:
+                raise ValueError(f"row {key!r} holds {len(row)} weights, not {width}")
+            weights = [w / weight_scale for w in row] if weight_scale != 1.0 else row
+            self._index[key] = i
+            self._idf.append(idf)
+            self._weights.extend(weights)
+            self._square.append(idf * idf)
+            self._scaled.extend(idf * w for w in weights)
         self._words: dict[str, tuple[float, tuple[float, ...]]] = {}
+
+    @property
+    def size(self) -> int:
+        """How many n-grams the model knows."""
+        return len(self._index)
+
+    @property
+    def idf(self) -> dict[str, float]:
+        """Each n-gram's idf (a new dict: for training, tests and the file)."""
+        return {k: self._idf[i] for k, i in self._index.items()}
+
+    @property
+    def weights(self) -> dict[str, tuple[float, ...]]:
+        """Each n-gram's weights, one per class then the risk-now head's (a new dict)."""
+        w = self._width
+        return {k: tuple(self._weights[i * w : (i + 1) * w]) for k, i in self._index.items()}
+
+    def _row(self, key: str) -> tuple[float, Sequence[float]] | None:
+        i = self._index.get(key)
+        if i is None:
+            return None
+        w = self._width
+        return self._square[i], self._scaled[i * w : (i + 1) * w]
 
     def _logits(self, normalised: str) -> list[float]:
         # Every n-gram of every distinct word and pair adds its row times its idf to the sum,
         # and its idf squared to the length (see `features`, `weighted`), so each word's share
         # is kept once worked out.
-        parts = []
+        parts: list[Sequence[float]] = []
         square = 0.0
         pairs, words = _distinct_terms(normalised)
         for key in pairs:
-            pair = self._scaled.get(key)
+            pair = self._row(key)
             if pair is not None:
                 square += pair[0]
                 parts.append(pair[1])
@@ -177,7 +216,7 @@ class Model:
         square = 0.0
         rows = []
         for key in _word_features(word):
-            found = self._scaled.get(key)
+            found = self._row(key)
             if found is not None:
                 square += found[0]
                 rows.append(found[1])
@@ -245,9 +284,10 @@ def to_json(model: Model, meta: Mapping[str, object]) -> str:
     if model.now is not None:
         head["now"] = {"bias": round(model.now.bias, 6), "threshold": model.now.threshold}
     lines = [json.dumps(head, sort_keys=True)[:-1] + ', "rows": {']
-    keys = sorted(model.idf)
+    idf, weights = model.idf, model.weights
+    keys = sorted(idf)
     for i, key in enumerate(keys):
-        row = [round(model.idf[key], 4), [round(w * WEIGHT_SCALE) for w in model.weights[key]]]
+        row = [round(idf[key], 4), [round(w * WEIGHT_SCALE) for w in weights[key]]]
         comma = "," if i < len(keys) - 1 else ""
         lines.append(f"{json.dumps(key)}: {json.dumps(row)}{comma}")
     lines.append("}}")
@@ -258,24 +298,78 @@ def read_model(path: Path) -> tuple[Model | None, list[Problem]]:
     """Read a model file; on any mistake, no model and the problems found."""
     where = str(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data, rows = _parse(path.read_text(encoding="utf-8"))
+        problems = _check(data, where)
+        if problems:
+            return None, problems
+        if rows is None:
+            return None, [Problem(where, 1, 1, _ROWS_WANTED)]
+        now = data.get("now")
+        model = Model(
+            data["classes"],
+            [float(b) for b in data["bias"]],
+            _checked(rows, len(data["classes"]) + (now is not None)),
+            float(data["threshold"]),
+            float(data["share"]),
+            NowHead(float(now["bias"]), float(now["threshold"])) if now is not None else None,
+            weight_scale=float(data["weight_scale"]),
+        )
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         return None, [Problem(where, 1, 1, f"model file unreadable: {exc}")]
-    problems = _check(data, where)
-    if problems:
-        return None, problems
-    scale = float(data["weight_scale"])
-    rows = {k: (float(v[0]), tuple(w / scale for w in v[1])) for k, v in data["rows"].items()}
-    now = data.get("now")
-    model = Model(
-        data["classes"],
-        [float(b) for b in data["bias"]],
-        rows,
-        float(data["threshold"]),
-        float(data["share"]),
-        NowHead(float(now["bias"]), float(now["threshold"])) if now is not None else None,
-    )
+    except _BadRow as exc:
+        return None, [Problem(where, 1, 1, str(exc))]
+    if not model.size:
+        return None, [Problem(where, 1, 1, _ROWS_WANTED)]
     return model, []
+
+
+_ROWS_OPEN = ', "rows": {'
+_CHUNK = 2_000
+_ROWS_WANTED = "rows must map n-grams to [idf, [weights]]"
+Row = tuple[str, object]
+
+
+class _BadRow(ValueError):
+    """A row of the model file that is not [idf, [weights]]."""
+
+
+def _parse(text: str) -> tuple[dict[str, Any], Iterator[Row] | None]:
+    """The header, and the rows as they are read.
+
+    A file laid out as `to_json` writes it (a row per line) is read 2,000 rows at a time:
+    read whole, its rows briefly took 25 MB, memory each process that screens kept. Any
+    other layout of the same JSON is read whole.
+    """
+    lines = text.split("\n")
+    if len(lines) > 3 and lines[0].endswith(_ROWS_OPEN) and lines[-2:] == ["}}", ""]:
+        head = json.loads(lines[0][: -len(_ROWS_OPEN)] + "}")
+        if isinstance(head, dict) and "rows" not in head:
+            return head, _row_lines(lines[1:-2])
+    data = json.loads(text)
+    if not isinstance(data, dict):
+        return {}, None
+    rows = data.pop("rows", None)
+    return data, iter(rows.items()) if isinstance(rows, dict) else None
+
+
+def _row_lines(lines: list[str]) -> Iterator[Row]:
+    for start in range(0, len(lines), _CHUNK):
+        chunk = "\n".join(lines[start : start + _CHUNK]).removesuffix(",")
+        yield from json.loads("{" + chunk + "}").items()
+
+
+def _checked(rows: Iterator[Row], width: int) -> Iterator[tuple[str, tuple[float, list[float]]]]:
+    for key, row in rows:
+        if not (
+            isinstance(row, list)
+            and len(row) == 2
+            and isinstance(row[0], (int, float))
+            and isinstance(row[1], list)
+            and len(row[1]) == width
+            and all(isinstance(w, (int, float)) for w in row[1])
+        ):
+            raise _BadRow(f"row {key!r} must be [idf, [{width} weights]]")
+        yield key, (row[0], row[1])
 
 
 def _check(data: object, where: str) -> list[Problem]:
@@ -301,23 +395,10 @@ def _check(data: object, where: str) -> list[Problem]:
         and 0 < now["threshold"] <= 1
     ):
         return problem("now must be {bias: a number, threshold: above 0 and at most 1}")
-    width = len(classes) + (now is not None)
     if not isinstance(data.get("weight_scale"), int) or data["weight_scale"] <= 0:
         return problem("weight_scale must be a positive whole number")
     for name in ("threshold", "share"):
         value = data.get(name)
         if not isinstance(value, (int, float)) or not 0 < value <= 1:
             return problem(f"{name} must be a number above 0 and at most 1")
-    rows = data.get("rows")
-    if not isinstance(rows, dict) or not rows:
-        return problem("rows must map n-grams to [idf, [weights]]")
-    for key, row in rows.items():
-        if not (
-            isinstance(row, list)
-            and len(row) == 2
-            and isinstance(row[0], (int, float))
-            and isinstance(row[1], list)
-            and len(row[1]) == width
-        ):
-            return problem(f"row {key!r} must be [idf, [{width} weights]]")
     return []

@@ -155,7 +155,7 @@ def train(
         str(name): (idf[str(name)], tuple(float(row[i]) for row in coef))
         for i, name in enumerate(names)
     }
-    return Model(classes, [float(b) for b in bias], rows, threshold, share, now)
+    return Model(classes, [float(b) for b in bias], rows.items(), threshold, share, now)
 
 
 def train_for(ruleset: RuleSet, examples: Sequence[Example]) -> Model:

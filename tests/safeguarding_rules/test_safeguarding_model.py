@@ -90,11 +90,12 @@ def test_scoring_works_word_by_word_as_the_weighting_says() -> None:
     model = ruleset.model
     assert model is not None
     texts = ["i cut i cut and i cut again", "my dad my dad hits me", "lol", "x " * 50]
+    idf, weights = model.idf, model.weights
     for text in texts * 2:
         normalised = ruleset.normalise(text)
         expected = list(model.bias) + ([model.now.bias] if model.now else [])
-        for key, value in weighted(features(normalised), model.idf).items():
-            expected = [e + value * w for e, w in zip(expected, model.weights[key], strict=True)]
+        for key, value in weighted(features(normalised), idf).items():
+            expected = [e + value * w for e, w in zip(expected, weights[key], strict=True)]
         assert model._logits(normalised) == pytest.approx(expected, abs=1e-9)
 
 
@@ -127,11 +128,12 @@ def test_scoring_matches_scikit_learn(examples: list[Example]) -> None:
     model = train(subset, normalise)
     vectoriser = DictVectorizer()
     counted = [features(normalise(e.text)) for e in subset]
-    matrix = vectoriser.fit_transform([weighted(c, model.idf) for c in counted])
+    idf = model.idf
+    matrix = vectoriser.fit_transform([weighted(c, idf) for c in counted])
     fitted = LogisticRegression(C=10.0, max_iter=5000).fit(matrix, [e.label for e in subset])
     texts = ["i want to end it all tonight", "my dad hits me", "i like drawing", "lol"]
     probs = fitted.predict_proba(
-        vectoriser.transform([weighted(features(normalise(t)), model.idf) for t in texts])
+        vectoriser.transform([weighted(features(normalise(t)), idf) for t in texts])
     )
     for text, row in zip(texts, probs, strict=True):
         ours = model.probabilities(normalise(text))
@@ -142,7 +144,7 @@ def test_scoring_matches_scikit_learn(examples: list[Example]) -> None:
     head = LogisticRegression(C=10.0, max_iter=5000, class_weight="balanced")
     head.fit(matrix[disclosures], [subset[i].now for i in disclosures])
     now = head.predict_proba(
-        vectoriser.transform([weighted(features(normalise(t)), model.idf) for t in texts])
+        vectoriser.transform([weighted(features(normalise(t)), idf) for t in texts])
     )[:, 1]
     for text, p in zip(texts, now, strict=True):
         assert model.now_probability(normalise(text)) == pytest.approx(p, abs=1e-9)
@@ -295,6 +297,47 @@ def test_a_broken_model_file_stops_loading(rules_copy: Path, edit, reason: str) 
     with pytest.raises(RuleSetError) as caught:
         load_ruleset_dir(rules_copy, cache_path=None)
     assert MODEL_FILE in str(caught.value) and reason in str(caught.value)
+
+
+def test_a_model_file_reads_the_same_a_row_per_line_or_as_any_json(
+    tmp_path: Path, retrained: Model
+) -> None:
+    lined = tmp_path / "lined.json"
+    lined.write_text(to_json(retrained, {"examples": {}}))
+    assert len(lined.read_text().splitlines()) == retrained.size + 2  # header, rows, end
+    whole = tmp_path / "whole.json"
+    whole.write_text(json.dumps(json.loads(lined.read_text()), indent=1))
+    (a, problems_a), (b, problems_b) = read_model(lined), read_model(whole)
+    assert problems_a == problems_b == [] and a is not None and b is not None
+    assert a.idf == b.idf and a.weights == b.weights and a.size == retrained.size
+    text = "nobody would care if i was gone"
+    assert a.probabilities(text) == b.probabilities(text)
+
+
+@pytest.mark.parametrize(
+    "line,reason",
+    [
+        ('"w:x": [1.0, [1]],', "row 'w:x' must be [idf, ["),
+        ('"w:x": [1.0, ["a", 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]],', "row 'w:x' must be"),
+        ('"w:x": [1.0, [1, 2],', "model file unreadable"),
+    ],
+)
+def test_a_broken_row_line_stops_loading(rules_copy: Path, line: str, reason: str) -> None:
+    path = rules_copy / MODEL_FILE
+    lines = path.read_text().split("\n")
+    lines.insert(len(lines) // 2, line)
+    path.write_text("\n".join(lines))
+    with pytest.raises(RuleSetError) as caught:
+        load_ruleset_dir(rules_copy, cache_path=None)
+    assert MODEL_FILE in str(caught.value) and reason in str(caught.value)
+
+
+def test_a_model_file_without_rows_stops_loading(rules_copy: Path) -> None:
+    path = rules_copy / MODEL_FILE
+    lines = path.read_text().split("\n")
+    path.write_text("\n".join([lines[0], "}}", ""]))
+    with pytest.raises(RuleSetError, match="rows must map n-grams"):
+        load_ruleset_dir(rules_copy, cache_path=None)
 
 
 def test_unreadable_model_file(rules_copy: Path) -> None:
