@@ -109,7 +109,7 @@ def main() -> None:
 
     started = time.process_time()
     model = train_for(rules, base)
-    print(f"trained in {time.process_time() - started:.1f} s CPU; {len(model.idf)} n-grams")
+    print(f"trained in {time.process_time() - started:.1f} s CPU; {model.size} n-grams")
 
     print("\nunseen set, model trained without it:")
     print(line("rules alone", score(with_model(rules, None), unseen)))
