@@ -5,6 +5,7 @@ module of its own, with its reason and its figures:
 - `bot.action_checks`: action server responses checked with compiled validators, event by event;
 - `bot.action_connections`: connections to the action server kept open, requests encoded with ujson;
 - `bot.classifier_input`: the intent classifier's input built without needless copies;
+- `bot.count_vectors`: words and letter n-grams counted without scikit-learn's per-call machinery;
 - `bot.graph_runner`: the model's graphs run without dask's scheduler;
 - `bot.local_questions`: the forms' questions asked here rather than by a call to the action server;
 - `bot.local_validation`: the forms' answers validated here, not by a call to the action server;
@@ -30,6 +31,7 @@ from bot import (
     action_checks,
     action_connections,
     classifier_input,
+    count_vectors,
     graph_runner,
     local_questions,
     local_validation,
@@ -44,6 +46,7 @@ def install() -> None:
     action_checks.install()
     action_connections.install()
     classifier_input.install()
+    count_vectors.install()
     graph_runner.install()
     local_questions.install()
     local_validation.install()
