@@ -6,7 +6,8 @@ Run from the repository root:  python bench/bench_safeguarding_model.py
 rules, and scored before anything was changed for it. Here the model is trained without it
 and both readers are scored on it: the rules alone, and the rules with the model. Then the
 same with half of it added to the training data and the other half scored (both ways
-round), to show what such sets add. Prints plain text.
+round), to show what such sets add, and each round (u4, u5, u6) scored by a model trained on
+the rounds before it only. Prints plain text.
 """
 
 from __future__ import annotations
@@ -138,6 +139,21 @@ def main() -> None:
     for key, name in (("rules", "rules alone"), ("model", f"rules + model at {THRESHOLD}")):
         mean = {k: sum(s[k] for s in totals[key]) / 2 for k in totals[key][0]}
         print(line(name, mean))
+
+    print("\neach round, model trained on the rounds before it only (as a new round meets it):")
+    rounds = sorted({c["id"].split("-")[0] for c in unseen})
+    for i, name in enumerate(rounds):
+        earlier = [
+            Example(c["text"], c["category"] if c["expect"] == "escalate" else "none")
+            for c in unseen
+            if c["id"].split("-")[0] in rounds[:i]
+        ]
+        part = [c for c in unseen if c["id"].startswith(name + "-")]
+        round_model = train_for(rules, [*base, *earlier])
+        before = ", ".join(rounds[:i]) or "none"
+        print(f"  round {name} ({len(part)} messages; trained on {before})")
+        print(line("  rules alone", score(with_model(rules, None), part)))
+        print(line(f"  rules + model at {THRESHOLD}", score(with_model(rules, round_model), part)))
 
     print("\nreferral answers (what's going on, what they enjoy), half held out (both halves):")
     answers = read_examples([ANSWERS])

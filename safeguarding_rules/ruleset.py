@@ -86,8 +86,9 @@ class RuleSet:
         read = list(reading.findings) if reading is not None else []
         if read and found:
             # A rule that matched and judged its category below paging (a concern, say "i
-            # smoke weed every day") knows that wording better than the model does.
-            judged = {r.category for r in found if r.severity < MODEL_SEVERITY}
+            # smoke weed every day") knows that wording better than the model does. A signal
+            # (a grooming sign, say "our secret") judges nothing alone: it waits for others.
+            judged = {r.category for r in found if r.severity < MODEL_SEVERITY and not r.signal}
             read = [m for m in read if m.category not in judged]
         if not history and not found and not read:
             return self._clear
