@@ -72,6 +72,12 @@ class Ticker:
         assert self._task is not None
         self._task.cancel()
 
+    async def turns(self, count: int, within: float = 5.0) -> None:
+        """Wait until the loop has turned `count` times (a loop that is blocked cannot)."""
+        deadline = time.monotonic() + within
+        while self.ticks < count and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+
 
 async def test_runs_at_once_on_the_event_loop_when_sqlite_is_free(engine: Engine) -> None:
     calls: list[int] = []
@@ -121,9 +127,9 @@ async def test_waits_in_a_thread_while_this_process_uses_the_database(engine: En
     calls: list[int] = []
     with Ticker() as ticker:
         task = asyncio.create_task(db.run_core_soon(writer("second", calls)))
-        await asyncio.sleep(0.2)
-        assert not task.done()
+        await ticker.turns(10)
         assert ticker.ticks >= 10  # the event loop went on meanwhile
+        assert not task.done()
         release.set()
         ran_in = await task
     holder.join()
@@ -163,9 +169,10 @@ async def test_another_processs_write_lock_is_waited_for_in_a_thread(
     try:
         with Ticker() as ticker:
             task = asyncio.create_task(Database(engine).run_core_soon(writer("ours", calls)))
-            await asyncio.sleep(0.3)
-            assert not task.done()
+            await asyncio.sleep(0.1)
+            await ticker.turns(10)
             assert ticker.ticks >= 10
+            assert not task.done()
             other.execute("COMMIT")
             ran_in = await task
     finally:
