@@ -47,6 +47,12 @@ def bodies(engine: Engine) -> list[str]:
         return [r[0] for r in connection.exec_driver_sql("SELECT body FROM notes")]
 
 
+# The longest the loop may go without a turn. A loop that waited for a lock held elsewhere would
+# stall until the holder let go (seconds here); this machine's own stalls under load have
+# reached 0.45 s, so a tighter bound only measured the machine.
+STALL = 1.0
+
+
 class Ticker:
     """Counts event-loop turns every 5 ms and records the longest gap between them."""
 
@@ -136,7 +142,7 @@ async def test_waits_in_a_thread_while_this_process_uses_the_database(engine: En
     assert ran_in != threading.get_ident()
     assert calls == [ran_in]  # not tried on the event loop at all
     assert bodies(engine) == ["first", "second"]
-    assert ticker.longest_gap < 0.1
+    assert ticker.longest_gap < STALL
 
 
 async def test_after_a_short_unit_of_a_thread_it_runs_on_the_event_loop(engine: Engine) -> None:
@@ -156,7 +162,7 @@ async def test_after_a_short_unit_of_a_thread_it_runs_on_the_event_loop(engine: 
     holder.join()
     assert ran_in == threading.get_ident() and calls == [ran_in]
     assert bodies(engine) == ["next"]
-    assert ticker.longest_gap < 0.1
+    assert ticker.longest_gap < STALL
 
 
 async def test_another_processs_write_lock_is_waited_for_in_a_thread(
@@ -180,7 +186,7 @@ async def test_another_processs_write_lock_is_waited_for_in_a_thread(
     # Tried on the event loop, rolled back after the short wait, then done in a thread, once.
     assert calls == [threading.get_ident(), ran_in] and ran_in != threading.get_ident()
     assert sorted(bodies(engine)) == ["ours", "theirs"]
-    assert ticker.longest_gap < 0.1
+    assert ticker.longest_gap < STALL
 
 
 async def test_a_failing_unit_keeps_nothing_and_raises(engine: Engine) -> None:
