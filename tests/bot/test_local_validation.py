@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,20 +22,18 @@ from rasa.shared.core.events import (
     UserUttered,
     deserialise_events,
 )
-from rasa.shared.core.generator import TrainingDataGenerator
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.exceptions import RasaException
-from rasa.shared.importers.importer import TrainingDataImporter
 from rasa.utils.endpoints import EndpointConfig
 from rasa_sdk import ActionExecutionRejection as SdkRejection
 from rasa_sdk.executor import ActionExecutor
 
 from actions import forms as action_forms
 from bot import local_validation
+from tests.bot import stories
 
 pytestmark = [pytest.mark.unit, pytest.mark.rasa]
 
-BOT = Path(__file__).resolve().parents[2] / "bot"
 # Nothing listens on port 1: a call that reached the network would fail.
 ENDPOINT = EndpointConfig("http://127.0.0.1:1/webhook")
 
@@ -44,15 +41,7 @@ ENDPOINT = EndpointConfig("http://127.0.0.1:1/webhook")
 @pytest.fixture(scope="module")
 def domain_and_stories() -> tuple[Domain, list[list[Event]]]:
     """The domain, and the events of every rule and test story the bot is trained and tested on."""
-    importer = TrainingDataImporter.load_from_dict(
-        domain_path=str(BOT / "domain"),
-        training_data_paths=[str(BOT / "data"), str(BOT / "tests")],
-    )
-    domain = importer.get_domain()
-    generator = TrainingDataGenerator(
-        importer.get_stories(), domain, remove_duplicates=False, augmentation_factor=0
-    )
-    return domain, [list(tracker.events) for tracker in generator.generate()]
+    return stories.domain_and_stories()
 
 
 @pytest.fixture(autouse=True)

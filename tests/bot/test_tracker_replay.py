@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import random
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,10 +23,8 @@ from rasa.shared.core.events import (
     UserUtteranceReverted,
     UserUttered,
 )
-from rasa.shared.core.generator import TrainingDataGenerator
 from rasa.shared.core.slots import Slot
 from rasa.shared.core.trackers import DialogueStateTracker
-from rasa.shared.importers.importer import TrainingDataImporter
 
 from bot.tracker_replay import (
     _MEMO,
@@ -39,22 +36,13 @@ from bot.tracker_replay import (
     copy_tracker,
     temporary_tracker,
 )
-
-BOT = Path(__file__).resolve().parents[2] / "bot"
+from tests.bot import stories
 
 
 @pytest.fixture(scope="module")
 def domain_and_stories() -> tuple[Domain, list[list[Event]]]:
     """The domain, and the events of every rule and test story the bot is trained and tested on."""
-    importer = TrainingDataImporter.load_from_dict(
-        domain_path=str(BOT / "domain"),
-        training_data_paths=[str(BOT / "data"), str(BOT / "tests")],
-    )
-    domain = importer.get_domain()
-    generator = TrainingDataGenerator(
-        importer.get_stories(), domain, remove_duplicates=False, augmentation_factor=0
-    )
-    return domain, [list(tracker.events) for tracker in generator.generate()]
+    return stories.domain_and_stories()
 
 
 def random_events(domain: Domain, rng: random.Random, count: int) -> list[Event]:
