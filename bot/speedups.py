@@ -6,8 +6,10 @@ module of its own, with its reason and its figures:
 - `bot.action_connections`: connections to the action server kept open, requests encoded with ujson;
 - `bot.classifier_input`: the intent classifier's input built without needless copies;
 - `bot.count_vectors`: words and letter n-grams counted without scikit-learn's per-call machinery;
+- `bot.domain_empty`: whether the domain is empty worked out once, not for every message;
 - `bot.graph_runner`: the model's graphs run without dask's scheduler;
 - `bot.local_questions`: the forms' questions asked here rather than by a call to the action server;
+- `bot.log_copies`: no deep copies made for debug log lines while debug logging is off;
 - `bot.local_validation`: the forms' answers validated here, not by a call to the action server;
 - `bot.rule_lookup`: the rules that match a conversation found without testing every rule;
 - `bot.tracker_replay`: trackers copied, and their applied events found, without replaying them.
@@ -32,9 +34,11 @@ from bot import (
     action_connections,
     classifier_input,
     count_vectors,
+    domain_empty,
     graph_runner,
     local_questions,
     local_validation,
+    log_copies,
     rule_lookup,
     tracker_replay,
 )
@@ -47,9 +51,11 @@ def install() -> None:
     action_connections.install()
     classifier_input.install()
     count_vectors.install()
+    domain_empty.install()
     graph_runner.install()
     local_questions.install()
     local_validation.install()
+    log_copies.install()
     rule_lookup.install()
     tracker_replay.install()
 

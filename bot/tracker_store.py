@@ -38,7 +38,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, ProgrammingError
 
-from bot.event_cache import EventCache, deserialise_events, token_key
+from bot.event_cache import EventCache, deserialise_event, token_key
 from youthlink.crypto import Cipher
 from youthlink.errors import ConfigurationError, DecryptionError
 
@@ -121,6 +121,12 @@ _LOCK = (
     .where(conversations.c.sender_key == _KEY)
     .values(last_event_at=conversations.c.last_event_at)
 )
+_TOUCH = (
+    conversations.update()
+    .where(conversations.c.sender_key == _KEY)
+    .values(last_event_at=sa.bindparam("newest", type_=sa.Float))
+)
+_TOUCH_AND_NAME = _TOUCH.values(sender_encrypted=sa.bindparam("sender", type_=sa.LargeBinary))
 _CONVERSATION_STATE = sa.select(
     conversations.c.erased_at,
     conversations.c.last_event_at,
@@ -397,23 +403,27 @@ class EncryptedTrackerStore(TrackerStore, SerializedTrackerAsText):
     def _retrieve(self, sender_id: str, all_sessions: bool) -> DialogueStateTracker | None:
         key = self.sender_key(sender_id)
         with self.engine.connect() as conn:
-            tokens = conn.execute(_TOKENS[all_sessions], {"key": key}).scalars()
-            cached = self.cache.get(key)
-            tags: list[bytes] = []
-            texts: list[str] = []
-            for token in tokens:
-                tag = token_key(token)
-                text = cached.get(tag)
-                tags.append(tag)
-                texts.append(self._decrypt(token) if text is None else text)
-        if not texts:
+            tokens = conn.execute(_TOKENS[all_sessions], {"key": key}).scalars().all()
+        if not tokens:
             self.cache.drop([key])
             return None
-        self.cache.put(key, dict(zip(tags, texts, strict=True)))
-        serialised = [json.loads(text) for text in texts]
-        return DialogueStateTracker.from_events(
-            sender_id, deserialise_events(serialised), self.domain.slots
-        )
+        cached, parsed = self.cache.get(key), self.cache.parsed(key)
+        texts: dict[bytes, str] = {}
+        read: dict[bytes, Event] = {}
+        found: list[Event] = []
+        for token in tokens:
+            tag = token_key(token)
+            text = cached.get(tag)
+            texts[tag] = self._decrypt(token) if text is None else text
+            event = parsed.get(tag)
+            if event is None:
+                event = deserialise_event(json.loads(texts[tag]))
+                if event is None:
+                    continue  # dropped, as Rasa drops it
+            read[tag] = event
+            found.append(event)
+        self.cache.put(key, texts, read)
+        return DialogueStateTracker.from_events(sender_id, found, self.domain.slots)
 
     def save_events(self, sender_id: str, tracker_events: Sequence[Event]) -> int:
         """Store the events not yet stored for `sender_id`; returns how many were added.
@@ -490,12 +500,11 @@ class EncryptedTrackerStore(TrackerStore, SerializedTrackerAsText):
         if rows:
             conn.execute(events.insert(), rows)
             newest = max((r["timestamp"] for r in rows if r["timestamp"] is not None), default=None)
-            values: dict[str, Any] = {"last_event_at": max(last_event_at, newest or time.time())}
-            if not has_sender:
-                values["sender_encrypted"] = self.cipher.encrypt(sender_id)
-            conn.execute(
-                conversations.update().where(conversations.c.sender_key == key).values(**values)
-            )
+            touched = {"key": key, "newest": max(last_event_at, newest or time.time())}
+            if has_sender:
+                conn.execute(_TOUCH, touched)
+            else:
+                conn.execute(_TOUCH_AND_NAME, {**touched, "sender": self.cipher.encrypt(sender_id)})
         return added, erased
 
     @staticmethod

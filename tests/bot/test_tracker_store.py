@@ -448,6 +448,51 @@ async def test_a_turn_decrypts_only_events_it_has_not_seen(make_store: StoreFact
     assert warm["latest_text"] == "yeah football" and after_turn["latest_text"] == "hi again"
 
 
+async def test_each_event_is_read_from_its_json_once(
+    make_store: StoreFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Later turns reuse the events read before; they are the events a cold read gives, never
+    the objects the turn that saved them held."""
+    import bot.tracker_store as module
+
+    reads: list[dict[str, Any]] = []
+    original = module.deserialise_event
+
+    def counting(data: dict[str, Any]) -> Event | None:
+        reads.append(data)
+        return original(data)
+
+    monkeypatch.setattr(module, "deserialise_event", counting)
+    store = make_store()
+    turns = first_session()
+    await play(store, SENDER, turns)
+    reads.clear()
+    first = await store.retrieve(SENDER)
+    # Only the last turn's events are new here: play() read the earlier ones before that turn.
+    assert first is not None and len(reads) == len(turns[-1]) < len(first.events)
+    held = {id(event) for turn in turns for event in turn}
+    assert not any(id(event) in held for event in first.events)
+    second = await store.retrieve(SENDER)
+    assert second is not None and len(reads) == len(turns[-1])  # none read again
+    reads.clear()
+    cold = await make_store().retrieve(SENDER)
+    assert cold is not None and len(reads) == len(cold.events)
+    assert [(type(e), e.as_dict()) for e in second.events] == [
+        (type(e), e.as_dict()) for e in cold.events
+    ]
+    assert dump(second) == dump(cold)
+
+    # A new turn's events are read once, from what was stored.
+    later = second_session()
+    await play(store, SENDER, later)
+    reads.clear()
+    after = await store.retrieve(SENDER)
+    # The new session's events were all saved after the last read (the latest session starts
+    # at its `session_started`, so its `action_session_start` is not read).
+    assert after is not None and len(reads) == len(after.events) == len(later[-1]) - 1
+    assert dump(after) == dump(await make_store().retrieve(SENDER))
+
+
 async def test_the_cache_never_hides_what_another_process_changed(
     make_store: StoreFactory,
 ) -> None:
@@ -471,6 +516,7 @@ async def test_the_cache_never_hides_what_another_process_changed(
         e.timestamp for e in second_session(later)[0]
     ]
     assert SENTINEL_TEXT not in str(after) and NAME not in str(after)
+    assert SENDER in await ours.keys()  # the sender id stored again, encrypted, with the events
 
 
 async def test_erasure_and_purge_drop_the_cached_events(make_store: StoreFactory) -> None:
