@@ -6,7 +6,7 @@ Run from the repository root:  python bench/bench_safeguarding_model.py
 rules, and scored before anything was changed for it. Here the model is trained without it
 and both readers are scored on it: the rules alone, and the rules with the model. Then the
 same with half of it added to the training data and the other half scored (both ways
-round), to show what such sets add, and each round (u4 to u8) scored by a model trained on
+round), to show what such sets add, and each round (u4 to u9) scored by a model trained on
 the rounds before it only. Prints plain text.
 """
 
