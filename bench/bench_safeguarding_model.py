@@ -6,7 +6,7 @@ Run from the repository root:  python bench/bench_safeguarding_model.py
 rules, and scored before anything was changed for it. Here the model is trained without it
 and both readers are scored on it: the rules alone, and the rules with the model. Then the
 same with half of it added to the training data and the other half scored (both ways
-round), to show what such sets add, and each round (u4 to u9) scored by a model trained on
+round), to show what such sets add, and each round (u4 to u10) scored by a model trained on
 the rounds before it only. Prints plain text.
 """
 
@@ -86,6 +86,9 @@ def with_model(rules: RuleSet, model: Model | None) -> RuleSet:
 
 
 def by_group(rules: RuleSet, model: Model, cases: Sequence[dict]) -> None:
+    # Rounds 4 and 5 were written per group of categories (ids u4-s..., u4-a..., u4-x...);
+    # later rounds are split by style instead, so only those two are grouped here.
+    cases = [c for c in cases if c["id"].split("-")[0] in ("u4", "u5")]
     groups = {
         "s": "suicide, self-harm, eating",
         "a": "abuse, sexual abuse",
@@ -121,7 +124,7 @@ def main() -> None:
             line(f"rules + model at {threshold}{shipped}", score(with_model(rules, model), unseen))
         )
     model.threshold = THRESHOLD
-    print(f"\nby group (recall / false alarms), threshold {THRESHOLD}:")
+    print(f"\nrounds 4 and 5 by group (recall / false alarms), threshold {THRESHOLD}:")
     by_group(rules, model, unseen)
 
     print("\nhalf the unseen set added to training, the other half scored (both halves):")
@@ -141,7 +144,8 @@ def main() -> None:
         print(line(name, mean))
 
     print("\neach round, model trained on the rounds before it only (as a new round meets it):")
-    rounds = sorted({c["id"].split("-")[0] for c in unseen})
+    # In the order they were written: u4 ... u9, u10 (not as text, where u10 sorts first).
+    rounds = sorted({c["id"].split("-")[0] for c in unseen}, key=lambda r: int(r[1:]))
     for i, name in enumerate(rounds):
         earlier = [
             Example(c["text"], c["category"] if c["expect"] == "escalate" else "none")
