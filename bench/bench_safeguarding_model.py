@@ -7,7 +7,8 @@ rules, and scored before anything was changed for it. Here the model is trained 
 and both readers are scored on it: the rules alone, and the rules with the model. Then the
 same with half of it added to the training data and the other half scored (both ways
 round), to show what such sets add, and each round (u4 to u10) scored by a model trained on
-the rounds before it only. Prints plain text.
+the rounds before it only; and the conversations in `unseen_conversations.jsonl`, with the
+model reading each message alone and also the recent window. Prints plain text.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from safeguarding_rules.training import (  # noqa: E402
 )
 
 UNSEEN = REPO / "tests" / "safeguarding_rules" / "unseen_cases.jsonl"
+CONVERSATIONS = REPO / "tests" / "safeguarding_rules" / "unseen_conversations.jsonl"
 ANSWERS = REPO / "tests" / "actions" / "data" / "category_cases.yml"
 DEV = REPO.parent / "shared" / "eval" / "safeguarding_dev.jsonl"
 THRESHOLDS = (0.5, 0.7, 0.8, 0.85, 0.9)
@@ -77,6 +79,33 @@ def line(name: str, s: dict[str, float]) -> str:
         f"severity 5 where due {s['five']:.3f} (where not {s['five_unmarked']:.3f}), "
         f"false alarms {s['false_alarms']:.3f}"
         f"  [{s['n']} disclosures, {s['m']} near misses]"
+    )
+
+
+def read_examples_of(case: dict) -> list[Example]:
+    """One unseen message as a training example."""
+    return [Example(case["text"], case["category"] if case["expect"] == "escalate" else "none")]
+
+
+def score_conversations(ruleset: RuleSet, cases: Sequence[dict]) -> str:
+    """Disclosures escalated with their category by the end of the conversation, severity 5
+    where due, and near-miss conversations escalated at any point."""
+    caught = five = five_total = alarms = disclosures = 0
+    for case in cases:
+        verdict = ruleset.screen_conversation(case["turns"])
+        if case["expect"] != "escalate":
+            alarms += verdict.escalate()
+            continue
+        disclosures += 1
+        caught += verdict.escalate() and case["category"] in verdict.categories
+        if case.get("min_severity") == 5:
+            five_total += 1
+            five += verdict.severity == 5
+    benign = len(cases) - disclosures
+    return (
+        f"recall {caught / disclosures:.3f}, severity 5 where due {five / max(five_total, 1):.3f}"
+        f", near misses escalated {alarms / max(benign, 1):.3f}"
+        f"  [{disclosures} disclosures, {benign} near misses]"
     )
 
 
@@ -172,6 +201,18 @@ def main() -> None:
             raised[name] += sum(checked.screen(e.text).escalate() for e in held)
     for name, count in raised.items():
         print(f"  {name:<34} escalated {count} of {len(answers)} ({count / len(answers):.3f})")
+
+    conversations = read_cases(CONVERSATIONS)
+    print("\nconversations (disclosures told over several messages; never in the training data):")
+    plain = train_for(rules, base + [e for c in unseen for e in read_examples_of(c)])
+    print(f"  {'rules alone':<34} {score_conversations(with_model(rules, None), conversations)}")
+    for name, window in (
+        ("rules + model, each message", False),
+        ("rules + model, and the window", True),
+    ):
+        rules.read_window = window
+        print(f"  {name:<34} {score_conversations(with_model(rules, plain), conversations)}")
+    rules.read_window = True
 
     if DEV.exists():
         shipped = load_ruleset_dir(default_rules_dir())

@@ -49,6 +49,9 @@ class RuleSet:
         self.version = version
         self.terms = dict(terms or {})
         self.model = model
+        # The model also reads the recent messages joined with the new one (False: the new
+        # message alone, as before; for comparisons).
+        self.read_window = True
         self.matcher: Matcher = matcher if matcher is not None else PrefilterMatcher(self.rules)
         self._by_id = {rule.id: rule for rule in self.rules}
         self._max_window = max((c.window for c in self.combinations), default=1)
@@ -92,19 +95,44 @@ class RuleSet:
             read = [m for m in read if m.category not in judged]
         if not history and not found and not read:
             return self._clear
+        now = reading is not None and reading.now
         recent = [h for h in history[-SPLIT_WINDOW:] if h]
         if recent:
             before = " ".join(recent)
-            joined = set(self.hits(self.normalise(f"{before} {text}")))
+            joined_text = self.normalise(f"{before} {text}")
+            joined = set(self.hits(joined_text))
             if joined - found:
                 found |= joined - set(self.hits(self.normalise(before)))
+            if self.model is not None and self.read_window:
+                window, now_in_window = self._window_reading(
+                    before, joined_text, found | joined, read
+                )
+                read.extend(window)
+                now = now or now_in_window
         findings = [_Finding(r.id, r.category, r.severity) for r in found]
         findings.extend(_Finding(m.id, m.category, MODEL_SEVERITY) for m in read)
-        if reading is not None and reading.now:
+        if now:
             findings.extend(self._now(findings, read))
         if self.combinations:
             findings.extend(self._combinations(found, history))
         return self._verdict(findings)
+
+    def _window_reading(
+        self, before: str, joined: str, found: set[Rule], read: list[ModelFinding]
+    ) -> tuple[list[ModelFinding], bool]:
+        """What the model reads in the recent messages joined with the new one, that it did not
+        read in the recent messages alone: a disclosure this message completes ("got the
+        tablets out" / "counted them twice" / "should be enough"). Rules that judged a category
+        in the window below paging are deferred to, as for the message alone."""
+        assert self.model is not None
+        reading = self.model.read(joined)
+        if not reading.findings:
+            return [], False
+        had = {m.category for m in read}
+        had |= {m.category for m in self.model.read(self.normalise(before)).findings}
+        had |= {r.category for r in found if r.severity < MODEL_SEVERITY and not r.signal}
+        added = [m for m in reading.findings if m.category not in had]
+        return added, bool(added) and reading.now
 
     def screen_conversation(self, turns: Sequence[str]) -> Verdict:
         """The standing verdict after the last turn: everything any turn raised.

@@ -260,6 +260,52 @@ def test_model_defers_to_a_rule_that_judged_the_category() -> None:
     assert verdict.severity == 3 and "model.substance_misuse" not in verdict.rule_ids
 
 
+# Told over several messages, none of which pages alone, and no rule matches the whole.
+TOLD_IN_PARTS = [
+    "got the tablets out",
+    "counted them twice",
+    "should be enough",
+    "sorry for wasting your time",
+]
+
+
+def test_model_reads_a_disclosure_told_over_several_messages() -> None:
+    ruleset = load_ruleset()
+    for i, text in enumerate(TOLD_IN_PARTS):
+        assert not ruleset.screen(text).escalate(), text
+        if i < len(TOLD_IN_PARTS) - 1:
+            assert not ruleset.screen(text, TOLD_IN_PARTS[:i]).escalate(), text
+    last = ruleset.screen(TOLD_IN_PARTS[-1], TOLD_IN_PARTS[:-1])
+    assert last.escalate() and "model.suicide" in last.rule_ids
+    assert last.severity == 5  # the risk-now head reads the window too
+    rules_alone = load_ruleset_dir(default_rules_dir(), with_model=False)
+    assert rules_alone.screen_conversation(TOLD_IN_PARTS).severity < 4
+    ruleset.read_window = False
+    try:
+        assert not ruleset.screen_conversation(TOLD_IN_PARTS).escalate()
+    finally:
+        ruleset.read_window = True
+
+
+def test_the_window_adds_only_what_the_new_message_completes() -> None:
+    """When the earlier messages read as a disclosure on their own, it was reported when they
+    arrived; the next message does not report it again."""
+    ruleset = load_ruleset()
+    earlier = " ".join(TOLD_IN_PARTS)
+    assert "model.suicide" in ruleset.screen(earlier).rule_ids
+    assert "model.suicide" not in ruleset.screen("ok", [earlier]).rule_ids
+
+
+def test_the_window_defers_to_a_rule_that_judged_the_category() -> None:
+    turns = ["smoking weed every day", "drinking a lot at weekends", "i keep getting wasted"]
+    ruleset = load_ruleset()
+    assert ruleset.model is not None
+    joined = ruleset.normalise(" ".join(turns))
+    assert "substance_misuse" in {f.category for f in ruleset.model.findings(joined)}
+    verdict = ruleset.screen_conversation(turns)
+    assert verdict.severity == 3 and "model.substance_misuse" not in verdict.rule_ids
+
+
 def test_everyday_answers_stay_clear() -> None:
     ruleset = load_ruleset()
     for text in ["i like football and gaming", "my mum shouts about my room", "lol ok", ""]:
