@@ -262,10 +262,10 @@ def test_model_defers_to_a_rule_that_judged_the_category() -> None:
 
 # Told over several messages, none of which pages alone, and no rule matches the whole.
 TOLD_IN_PARTS = [
-    "got the tablets out",
-    "counted them twice",
-    "should be enough",
-    "sorry for wasting your time",
+    "whats been going on, a party on saturday",
+    "i was really drunk",
+    "his mate took me upstairs",
+    "i kept saying no",
 ]
 
 
@@ -276,8 +276,7 @@ def test_model_reads_a_disclosure_told_over_several_messages() -> None:
         if i < len(TOLD_IN_PARTS) - 1:
             assert not ruleset.screen(text, TOLD_IN_PARTS[:i]).escalate(), text
     last = ruleset.screen(TOLD_IN_PARTS[-1], TOLD_IN_PARTS[:-1])
-    assert last.escalate() and "model.suicide" in last.rule_ids
-    assert last.severity == 5  # the risk-now head reads the window too
+    assert last.escalate() and "model.sexual_abuse" in last.rule_ids
     rules_alone = load_ruleset_dir(default_rules_dir(), with_model=False)
     assert rules_alone.screen_conversation(TOLD_IN_PARTS).severity < 4
     ruleset.read_window = False
@@ -292,8 +291,8 @@ def test_the_window_adds_only_what_the_new_message_completes() -> None:
     arrived; the next message does not report it again."""
     ruleset = load_ruleset()
     earlier = " ".join(TOLD_IN_PARTS)
-    assert "model.suicide" in ruleset.screen(earlier).rule_ids
-    assert "model.suicide" not in ruleset.screen("ok", [earlier]).rule_ids
+    assert "model.sexual_abuse" in ruleset.screen(earlier).rule_ids
+    assert "model.sexual_abuse" not in ruleset.screen("ok", [earlier]).rule_ids
 
 
 def test_the_window_defers_to_a_rule_that_judged_the_category() -> None:
