@@ -37,15 +37,26 @@ class Tagged:
 
 @dataclass(frozen=True)
 class Category:
-    """A taxonomy slug with the words that point to it."""
+    """A taxonomy slug with the words that point to it, and the words that only name where
+    something happens ("at school", "in class"): those tag it only when nothing else is found."""
 
     slug: str
     say: str | None
     words: tuple[str, ...]
     pattern: re.Pattern[str] | None
+    setting_words: tuple[str, ...] = ()
+    setting: re.Pattern[str] | None = None
 
     def matches(self, normalised: str) -> bool:
-        return bool(self.pattern and self.pattern.search(normalised))
+        return bool(self.pattern and self.pattern.search(normalised)) or self.only_setting(
+            normalised
+        )
+
+    def only_setting(self, normalised: str) -> bool:
+        """Whether only its setting words occur (the answer names the place, not the matter)."""
+        if self.setting is None or not self.setting.search(normalised):
+            return False
+        return not (self.pattern and self.pattern.search(normalised))
 
 
 @dataclass(frozen=True)
@@ -60,10 +71,14 @@ class CategoryTable:
         return OTHER[self.kind]
 
     def match(self, text: str) -> tuple[str, ...]:
-        """Slugs whose words occur in the text; the "other" slug when none do."""
+        """Slugs whose words occur in the text; the "other" slug when none do. A category
+        named only by its setting ("people at school are mean to me") is left out when another
+        category is found, and kept when it is all the answer says."""
         normalised = normalise(text)
-        found = tuple(c.slug for c in self.categories if c.matches(normalised))
-        return found or (self.other,)
+        found = [c for c in self.categories if c.matches(normalised)]
+        if any(not c.only_setting(normalised) for c in found):
+            found = [c for c in found if not c.only_setting(normalised)]
+        return tuple(c.slug for c in found) or (self.other,)
 
     def tag(self, text: str) -> tuple[Tagged, ...]:
         """Each matched category with the whole answer, verbatim, as its own words."""
@@ -93,7 +108,18 @@ def parse_tables(data: Mapping[str, Any]) -> dict[str, CategoryTable]:
         for slug, spec in data[kind].items():
             words = tuple(str(w) for w in spec.get("words") or ())
             patterns = tuple(str(p) for p in spec.get("patterns") or ())
-            categories.append(Category(slug, spec.get("say"), words, _compile(words, patterns)))
+            setting_words = tuple(str(w) for w in spec.get("setting_words") or ())
+            setting_patterns = tuple(str(p) for p in spec.get("setting_patterns") or ())
+            categories.append(
+                Category(
+                    slug,
+                    spec.get("say"),
+                    words,
+                    _compile(words, patterns),
+                    setting_words,
+                    _compile(setting_words, setting_patterns),
+                )
+            )
         tables[kind] = CategoryTable(kind, tuple(categories))
     return tables
 
@@ -117,7 +143,7 @@ def lookups_yaml(tables: Mapping[str, CategoryTable]) -> str:
         lines += [f"- lookup: {LOOKUP_NAMES[kind]}", "  examples: |"]
         seen: set[str] = set()
         for category in tables[kind].categories:
-            for word in category.words:
+            for word in (*category.words, *category.setting_words):
                 if word not in seen:
                     seen.add(word)
                     lines.append(f"    - {word}")

@@ -98,9 +98,16 @@ def test_tables_parse_from_plain_data() -> None:
     assert tables["concerns"].say(["sleep", "other_concern"]) == ["sleep"]
 
 
-CASES = yaml.safe_load(
-    (Path(__file__).with_name("data") / "category_cases.yml").read_text(encoding="utf-8")
-)
+def _cases(*names: str) -> dict[str, list[dict[str, Any]]]:
+    cases: dict[str, list[dict[str, Any]]] = {kind: [] for kind in KINDS}
+    for name in names:
+        data = yaml.safe_load((Path(__file__).with_name("data") / name).read_text("utf-8"))
+        for kind in KINDS:
+            cases[kind] += data[kind]
+    return cases
+
+
+CASES = _cases("category_cases.yml", "category_cases_fresh.yml")
 
 
 @pytest.mark.parametrize(
