@@ -76,9 +76,40 @@ def test_a_word_belongs_to_one_category_of_its_kind() -> None:
     for kind in KINDS:
         seen: dict[str, str] = {}
         for category in load_tables()[kind].categories:
-            for word in category.words:
+            for word in (*category.words, *category.setting_words):
                 assert word not in seen, (kind, word, seen.get(word), category.slug)
                 seen[word] = category.slug
+
+
+def test_setting_words_tag_only_when_nothing_else_is_found() -> None:
+    data = {
+        "concerns": {
+            "bullying": {"words": ["mean to me"]},
+            "school_college_work": {
+                "words": ["exams"],
+                "patterns": [r"\bmissing loads of school\b"],
+                "setting_words": ["school"],
+                "setting_patterns": [r"\bin class\b"],
+            },
+            "other_concern": {},
+        },
+        "interests": {"music": {"words": ["drums"]}},
+    }
+    concerns = parse_tables(data)["concerns"]
+    assert concerns.match("people at school are mean to me") == ("bullying",)
+    assert concerns.match("people are mean to me in class") == ("bullying",)
+    assert concerns.match("school") == ("school_college_work",)
+    assert concerns.match("exams at school and people are mean to me") == (
+        "bullying",
+        "school_college_work",
+    )
+    assert concerns.match("missing loads of school cos theyre mean to me") == (
+        "bullying",
+        "school_college_work",
+    )
+    assert concerns.match("nothing really") == ("other_concern",)
+    # Setting words are written to the NLU lookup tables like any other word.
+    assert "    - school" in lookups_yaml(parse_tables(data))
 
 
 def test_nlu_lookup_tables_are_written_from_the_category_data() -> None:
