@@ -48,15 +48,12 @@ class Category:
     setting: re.Pattern[str] | None = None
 
     def matches(self, normalised: str) -> bool:
-        return bool(self.pattern and self.pattern.search(normalised)) or self.only_setting(
-            normalised
-        )
+        """Whether its own words (not its setting words) occur."""
+        return bool(self.pattern and self.pattern.search(normalised))
 
-    def only_setting(self, normalised: str) -> bool:
-        """Whether only its setting words occur (the answer names the place, not the matter)."""
-        if self.setting is None or not self.setting.search(normalised):
-            return False
-        return not (self.pattern and self.pattern.search(normalised))
+    def names_the_setting(self, normalised: str) -> bool:
+        """Whether its setting words occur (the answer names the place, not the matter)."""
+        return bool(self.setting and self.setting.search(normalised))
 
 
 @dataclass(frozen=True)
@@ -75,10 +72,10 @@ class CategoryTable:
         named only by its setting ("people at school are mean to me") is left out when another
         category is found, and kept when it is all the answer says."""
         normalised = normalise(text)
-        found = [c for c in self.categories if c.matches(normalised)]
-        if any(not c.only_setting(normalised) for c in found):
-            found = [c for c in found if not c.only_setting(normalised)]
-        return tuple(c.slug for c in found) or (self.other,)
+        found = [c.slug for c in self.categories if c.matches(normalised)]
+        if not found:
+            found = [c.slug for c in self.categories if c.names_the_setting(normalised)]
+        return tuple(found) or (self.other,)
 
     def tag(self, text: str) -> tuple[Tagged, ...]:
         """Each matched category with the whole answer, verbatim, as its own words."""

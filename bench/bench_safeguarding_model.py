@@ -82,11 +82,6 @@ def line(name: str, s: dict[str, float]) -> str:
     )
 
 
-def read_examples_of(case: dict) -> list[Example]:
-    """One unseen message as a training example."""
-    return [Example(case["text"], case["category"] if case["expect"] == "escalate" else "none")]
-
-
 def score_conversations(ruleset: RuleSet, cases: Sequence[dict]) -> str:
     """Disclosures escalated with their category by the end of the conversation, severity 5
     where due, and near-miss conversations escalated at any point."""
@@ -203,25 +198,24 @@ def main() -> None:
         print(f"  {name:<34} escalated {count} of {len(answers)} ({count / len(answers):.3f})")
 
     conversations = read_cases(CONVERSATIONS)
+    # The shipped model: conversations are never part of its training data.
+    shipped = load_ruleset_dir(default_rules_dir())
     print("\nconversations (disclosures told over several messages; never in the training data):")
-    plain = train_for(rules, base + [e for c in unseen for e in read_examples_of(c)])
     print(f"  {'rules alone':<34} {score_conversations(with_model(rules, None), conversations)}")
     for name, window in (
         ("rules + model, each message", False),
         ("rules + model, and the window", True),
     ):
-        rules.read_window = window
-        print(f"  {name:<34} {score_conversations(with_model(rules, plain), conversations)}")
-    rules.read_window = True
+        shipped.read_window = window
+        print(f"  {name:<34} {score_conversations(shipped, conversations)}")
+    shipped.read_window = True
 
     if DEV.exists():
-        shipped = load_ruleset_dir(default_rules_dir())
         dev = read_cases(DEV)
         print("\nshared development set (the shipped model; not in its training data):")
         print(line("rules alone", score(with_model(rules, None), dev)))
         print(line("rules + shipped model", score(shipped, dev)))
 
-    shipped = load_ruleset_dir(default_rules_dir())
     texts = [c["text"] for c in unseen]
     for name, ruleset in (("rules alone", with_model(rules, None)), ("rules + model", shipped)):
         started = time.process_time()
