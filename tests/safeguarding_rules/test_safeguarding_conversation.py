@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from safeguarding_rules import RuleSet
@@ -100,3 +103,23 @@ def test_one_signal_alone_does_not_escalate(ruleset: RuleSet) -> None:
 def test_benign_conversation_stays_clear(ruleset: RuleSet) -> None:
     turns = ["hi", "im 14", "i like dancing and drawing", "school is stressful", "thanks"]
     assert ruleset.screen_conversation(turns).severity < 4
+
+
+def test_the_unseen_conversations_are_screened_as_labelled(ruleset: RuleSet) -> None:
+    """Conversations written by people who had not read the rules (scored before each change
+    in docs/benchmarks.md): disclosures told across messages are caught with their category,
+    life-risk ones at severity 5, and few near misses page."""
+    path = Path(__file__).with_name("unseen_conversations.jsonl")
+    cases = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    disclosures = [c for c in cases if c["expect"] == "escalate"]
+    near_misses = [c for c in cases if c["expect"] == "benign"]
+    assert len(disclosures) >= 280 and len(near_misses) >= 180
+    verdicts = {c["id"]: ruleset.screen_conversation(c["turns"]) for c in cases}
+    caught = [c for c in disclosures if c["category"] in verdicts[c["id"]].categories
+              and verdicts[c["id"]].escalate()]  # fmt: skip
+    due_five = [c for c in disclosures if c.get("min_severity") == 5]
+    five = [c for c in due_five if verdicts[c["id"]].severity == 5]
+    paged = [c for c in near_misses if verdicts[c["id"]].escalate()]
+    assert len(caught) / len(disclosures) >= 0.98
+    assert len(five) / len(due_five) >= 0.93
+    assert len(paged) / len(near_misses) <= 0.25
