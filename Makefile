@@ -21,7 +21,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 help:
 	@echo "make run    - set up whatever is missing, then start everything (SQLite)"
 	@echo "make test   - set up whatever is missing, then run the whole test suite"
-	@echo "make chat   - chat with the running assistant in this terminal"
+	@echo "make chat   - chat with the running assistant in this terminal (SCRIPT=file: scripted, JSON out)"
 	@echo "make train  - train the Rasa model (only when data or config changed)"
 	@echo "make lint   - ruff and mypy"
 	@echo "make bench  - benchmarks; figures go in docs/benchmarks.md"
@@ -52,7 +52,7 @@ run: setup
 	@scripts/run
 
 chat: $(VENV)/.stamp .env
-	@set -a && . ./.env && set +a && $(VENV)/bin/youthlink chat
+	@set -a && . ./.env && set +a && $(VENV)/bin/youthlink chat $(if $(SCRIPT),--script $(SCRIPT))
 
 validate: $(RVENV)/.stamp
 	$(RASA) data validate $(RASA_DATA) --fail-on-warnings

@@ -76,6 +76,13 @@ YES_PHRASES = (
     "its okay",
     "why not",
     "i suppose",
+    "i guess",
+    "guess so",
+    "suppose so",
+    "ok i guess",
+    "okay i guess",
+    "fine i guess",
+    "if i have to",
     "all good",
     "looks good",
     "send it",
@@ -228,6 +235,23 @@ def phone_watched(text: str) -> bool:
     return bool(PHONE_WATCHED.search(normalise(text)))
 
 
+# "only text not call", "text only please", "chat is better than calls": contact here is fine,
+# by message. A refusal ("no", "not this number") is read before this.
+MESSAGES_ONLY = re.compile(
+    r"\b(?:only (?:by )?(?:text|texts|texting|message|messages|messaging|chat|whatsapp)"
+    r"|(?:text|texts|texting|message|messages|messaging|chat|whatsapp)(?:ing)? (?:only|is fine|"
+    r"is ok|is okay|is better|is best|are fine|are ok|is good|please|pls|not (?:a )?calls?)"
+    r"|(?:text|message|chat|whatsapp) (?:me|is fine) (?:but )?(?:dont|do not|no|not) "
+    r"(?:call|ring|phone))\b"
+)
+
+
+def messages_only(text: str) -> bool:
+    """True when the answer agrees to contact here but by message only ("text only please")."""
+    normalised = normalise(text)
+    return bool(MESSAGES_ONLY.search(normalised)) and not normalised.startswith(("no ", "not "))
+
+
 def parse_age(text: str) -> int | None:
     """An age in years from "14", "im 14", "14yo", "fourteen", "nearly 16" (15); None if there is
     none. A school year ("year 10") is not an age: None, so the question is asked again."""
@@ -293,7 +317,9 @@ def read_name(text: str) -> NameAnswer:
     pronouns = find_pronouns(text)
     rest = PRONOUNS.sub(" ", text)
     rest = re.sub(r"[()\[\]]", " ", rest)
-    rest = NAME_PREFIX.sub("", rest.strip())
+    previous = None
+    while previous != rest:  # "just call me J": one prefix after another
+        previous, rest = rest, NAME_PREFIX.sub("", rest.strip())
     rest = PRONOUN_TALK.sub("", rest.strip(" ,.!-"))
     rest = re.sub(r"\s+", " ", rest).strip(" ,.!-:;")
     if not rest or len(rest) > 40 or len(rest.split()) > 4 or re.search(r"\d", rest):

@@ -265,6 +265,8 @@ class ValidateReferralForm(_Validation):
         if answers.is_skip(str(value), latest_intent(tracker)) or answers.phone_watched(str(value)):
             # Not said to be safe, or someone else reads the phone: ask about another way.
             answer: bool | None = False
+        elif answers.messages_only(str(value)):
+            answer = True
         else:
             answer = answers.yes_no(str(value), latest_intent(tracker))
         if answer is None:

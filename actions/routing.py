@@ -114,7 +114,24 @@ class ActionAfterSafetyCheck(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Events:
         resume = tracker.get_slot("keep_going") is True and tracker.get_slot("stage") != "sent"
-        return [SlotSet("resume_referral", resume)]
+        events: Events = [SlotSet("resume_referral", resume)]
+        if resume or tracker.get_slot("consent") is not True or tracker.get_slot("stage") == "sent":
+            return events
+        # They would rather stop here: what they told us goes to the team with the escalation
+        # (their age above all), as an unfinished referral they can finish later.
+        referral_uuid = tracker.get_slot("referral_uuid") or new_referral_id()
+        try:
+            referral_id = await send_referral(
+                draft_from(tracker), referral_uuid, completed=False, settings=current()
+            )
+        except (HandoffError, InvalidReferral) as exc:
+            logger.error("unfinished referral not sent after the safety check: %s", exc)
+            return [*events, SlotSet("referral_uuid", referral_uuid)]
+        return [
+            *events,
+            SlotSet("referral_uuid", referral_uuid),
+            SlotSet("referral_id", referral_id),
+        ]
 
 
 class ActionDeleteData(Action):

@@ -27,8 +27,11 @@ from bot.ranking import Intent, promote, without
 
 INTERRUPTIONS = (
     "get_help", "stop", "delete_data", "start_over", "human_handoff", "privacy", "ask_my_data",
-    "bot_challenge", "out_of_scope", "nonsense",
+    "bot_challenge", "out_of_scope", "nonsense", "goodbye",
 )  # fmt: skip
+# Also held to its own words, though a form may take it as an answer: a greeting ("Kit (he/they)"
+# read as "hi" was asked for again and again).
+GIVE_WAY = (*INTERRUPTIONS, "greet")
 
 
 def guard(
@@ -64,7 +67,7 @@ class IntentGuard(GraphComponent, IntentClassifier):
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        return {"interruptions": list(INTERRUPTIONS), "min_confidence": 0.5}
+        return {"interruptions": list(GIVE_WAY), "min_confidence": 0.5}
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         self._interruptions = frozenset(config["interruptions"])

@@ -43,9 +43,15 @@ KEYBOARD_RUNS = ("qwert", "werty", "asdf", "sdfg", "dfgh", "ghjk", "hjkl", "zxcv
 NOT_A_COMMAND = {
     # "i cant stop crying", "i want to stop vaping": about their life, not the messages.
     "stop": re.compile(
-        r"\b(?:can'?t|cannot|won'?t|never|to|wanna|trying to)\s+stop\s+[a-z]"
+        r"\b(?:can'?t|cannot|won'?t|never|to|wanna|trying to)\s+stop\s+(?!texting|text\b|texts\b"
+        r"|messag|contact|send|sending|talking to me|replying|it\b|now\b|pls\b|please\b)[a-z]"
         r"|\bstop\s+(?!it\b|now\b|this\b|that\b|pls\b|please\b|all\b|the\b|texting|text\b"
-        r"|messag|contact|send|sending|talking to me|replying)[a-z]+ing\b",
+        r"|messag|contact|send|sending|talking to me|replying)[a-z]+ing\b"
+        r"|\bstop\s+(?:the|my|these|them|him|her|people|being|feeling)\s+(?!messag|texts?\b|"
+        r"chat\b|contact|notification|reminder)[a-z]+"
+        # "make it stop", "i want it all to stop": what is happening to them, not the messages.
+        r"|\b(?:make|makes|making|wish|want|wanna|need|help|get)\s+(?:it|this|them|him|her|"
+        r"everything|things|it all|the \w+)\s+(?:all\s+)?(?:to\s+)?stop\b",
         re.IGNORECASE,
     ),
     # "i need help with my anger", "help making friends": what is going on, not HELP.
@@ -58,6 +64,57 @@ NOT_A_COMMAND = {
         r"\b(?:no|any|zero|enough|some|more|own)\s+privacy\b"
         r"|\b(?:invad\w*|respect\w*|violat\w*)\s+(?:my\s+|our\s+)?privacy\b"
         r"|\bprivacy\s+(?:at|in)\s+(?:home|my|the|school|our)\b",
+        re.IGNORECASE,
+    ),
+}
+# A guessed interruption stands only when the message says something of that kind: an answer to
+# a question ("get out more", "Glasgow", "Kit (he/they)", "make some friends") that a classifier
+# reads as STOP, goodbye, a greeting or out of scope is still the answer. HELP, PRIVACY and "what
+# do you know about me?" are never held back this way (a wrong guess only shows information).
+SHAPES = {
+    "stop": re.compile(
+        r"\b(?:stop|stopp+|unsub\w*|opt(?:ing)?\s*out|quit|cancel|end (?:this|it|the chat)"
+        r"|leave me alone|go away|(?:dont|don'?t|do not|never) (?:text|message|msg|contact|talk to)"
+        r"|no more (?:texts|messages|msgs)|done with (?:this|you)|dont want to do this)\b",
+        re.IGNORECASE,
+    ),
+    "delete_data": re.compile(
+        r"\b(?:delete|del|erase|wipe|remove|forget|get rid of|scrap|bin|destroy)\b", re.IGNORECASE
+    ),
+    "start_over": re.compile(
+        r"\b(?:restart|re ?start|start (?:over|again|from scratch)|begin again|from the (?:start|"
+        r"beginning|top)|redo|do it (?:all )?again|go back to the start|new referral|reset)\b",
+        re.IGNORECASE,
+    ),
+    "human_handoff": re.compile(
+        r"\b(?:person|human|someone|somebody|some1|real|link worker|worker|staff|adult|counsell?or"
+        r"|talk to|speak to|chat to|call me|ring me|phone me|actual|people|mentor|advisor)\b",
+        re.IGNORECASE,
+    ),
+    "goodbye": re.compile(
+        r"\b(?:bye+|goodbye|good bye|see ya|see you|cya|ttyl|gtg|g2g|got to go|gotta go|laters"
+        r"|later|night|nite|goodnight|gn|speak soon|ta ?ra|ciao|peace|im off|i'?m off|thats all"
+        r"|that'?s all|leave it there|done for now|talk later|brb)\b",
+        re.IGNORECASE,
+    ),
+    "greet": re.compile(
+        r"^\W*(?:hi+|hey+|hello+|hiya|heya|yo|sup|wassup|what'?s up|whats good|good (?:morning|"
+        r"afternoon|evening)|hi there|hey there|hola|alright|ey up|oi|howdy|morning|evening)\b",
+        re.IGNORECASE,
+    ),
+    "bot_challenge": re.compile(
+        r"\b(?:bot|robot|human|real|person|ai|automated|machine|computer|chatgpt|who (?:is|r|are)"
+        r" (?:this|you|u)|whos this|what (?:is|are) (?:this|you|u)|whats this|is this|am i "
+        r"(?:talking|speaking|texting)|are you|r u|is it)\b",
+        re.IGNORECASE,
+    ),
+    # Off-topic requests are asked for: a question, or something asked of the bot.
+    "out_of_scope": re.compile(
+        r"\?|^\W*(?:what(?:s| is| are) (?:the|a|your|ur)|who (?:is|won|was|are)|whos"
+        r"|where (?:is|are|can)|wheres|why (?:is|are|do|does)|how (?:do|does|is|are|many|much|old)"
+        r"|can (?:you|u)"
+        r"|could (?:you|u)|will (?:you|u)|would (?:you|u)|do (?:you|u)|are (?:you|u)|r u|is it"
+        r"|tell me|give me|show me|order|book|find me|play|sing|write|do my)\b",
         re.IGNORECASE,
     ),
 }
@@ -83,9 +140,13 @@ def certain_intent(text: str) -> str | None:
 
 
 def not_a_command(intent: str | None, text: str) -> bool:
-    """True when a command guess is plainly about their life ("i cant stop crying")."""
+    """True when a command guess is plainly about their life ("i cant stop crying"), or says
+    nothing of that kind at all ("get out more" is not STOP)."""
     pattern = NOT_A_COMMAND.get(intent or "")
-    return bool(pattern and pattern.search(text))
+    if pattern and pattern.search(text):
+        return True
+    shape = SHAPES.get(intent or "")
+    return bool(shape and not shape.search(text))
 
 
 def is_gibberish(text: str) -> bool:

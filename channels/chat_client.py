@@ -253,6 +253,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     try:
         settings = Settings.from_env()
+        if not settings.local_token:
+            raise ChatError(
+                "YOUTHLINK_LOCAL_TOKEN is not set: use `make chat` (or `make chat SCRIPT=file`), "
+                "or load the env file first: set -a; . ./.env; set +a"
+            )
         if args.script is not None:
             return run_script(settings, args.script, sys.stdout, max_turns=args.max_turns)
         return run_interactive(settings, sys.stdin, sys.stdout)

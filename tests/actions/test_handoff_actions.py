@@ -139,3 +139,34 @@ async def test_nothing_is_sent_when_there_is_no_referral_to_make(
     assert handoff.requests == []
     assert result["outcome"] == outcome
     assert result["concerns"] is None and result["age"] is None  # keeps nothing
+
+
+async def test_stopping_after_the_safety_check_sends_what_they_told_us(
+    handoff: FakeHandoff,
+) -> None:
+    tracker = tracker_from_json(
+        "new_conversation",
+        slots={"consent": True, "age": 14, "age_band": "13_15", "preferred_name": "Chloe",
+               "concerns": "ive been burning myself with a lighter", "safe_now": True,
+               "keep_going": False, "stage": "in_progress"},
+        latest_message=user_said("no", "deny"),
+    )  # fmt: skip
+    slots, _ = await run(routing.ActionAfterSafetyCheck(), tracker)
+
+    (request,) = handoff.requests
+    referral = request["body"]["referral"]
+    assert [e.message for e in SCHEMA.iter_errors(referral)] == []
+    assert referral["young_person"]["age_band"] == "13_15"
+    assert referral["source"]["completed"] is False
+    assert referral["concerns"][0]["own_words"] == "ive been burning myself with a lighter"
+    assert slots["resume_referral"] is False and slots["referral_id"]
+
+
+async def test_keeping_going_after_the_safety_check_sends_nothing_yet(handoff: FakeHandoff) -> None:
+    tracker = tracker_from_json(
+        "new_conversation",
+        slots={"consent": True, "age": 14, "age_band": "13_15", "safe_now": True,
+               "keep_going": True, "stage": "in_progress"},
+    )  # fmt: skip
+    slots, _ = await run(routing.ActionAfterSafetyCheck(), tracker)
+    assert handoff.requests == [] and slots == {"resume_referral": True}

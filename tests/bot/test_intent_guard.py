@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.intent_guard import INTERRUPTIONS, guard
+from bot.intent_guard import GIVE_WAY, INTERRUPTIONS, guard
 from bot.keywords import certain_intent, is_gibberish
 
 pytestmark = [pytest.mark.unit, pytest.mark.rasa]
@@ -104,3 +104,34 @@ def test_the_rights_commands_are_interruptions_that_give_way_when_unsure() -> No
 def test_questions_about_privacy_stand(text: str) -> None:
     ranked = ranking(("privacy", 0.8), ("inform", 0.1))
     assert guard(text, ranked[0], ranked, INTERRUPTIONS, 0.4)[0] == ranked[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "guess"),
+    [("get out more", "stop"), ("stop the panic attacks", "stop"), ("Glasgow", "goodbye"),
+     ("Kit (he/they)", "greet"), ("can i ask a question first", "human_handoff"),
+     ("make some friends, get out the house more", "out_of_scope"),
+     ("start college in september", "start_over"), ("my mum forgot my birthday", "delete_data"),
+     ("make it stop", "stop"), ("i just want it all to stop", "stop"),
+     ("when the girls are at school, like 10-2", "out_of_scope"),
+     ("what matters is my little brother", "out_of_scope")],
+)  # fmt: skip
+def test_a_confident_guess_that_says_nothing_of_its_kind_gives_way(text: str, guess: str) -> None:
+    """Answers real young people gave to the bot's questions, read by the classifier as STOP,
+    goodbye, a greeting, asking for a person or out of scope: they are still the answer."""
+    ranked = ranking((guess, 0.99), ("inform", 0.01))
+    assert guard(text, ranked[0], ranked, GIVE_WAY, 0.4)[0] == ranked[1]
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [("i want you to stop messaging", "stop"), ("dont text me again", "stop"),
+     ("please stop sending texts", "stop"), ("unsubscribe me", "stop"), ("bye", "goodbye"),
+     ("gtg", "goodbye"), ("hiya", "greet"), ("can i talk to someone", "human_handoff"),
+     ("whats the weather like", "out_of_scope"), ("can you do my homework", "out_of_scope"),
+     ("are you a real person", "bot_challenge"), ("forget everything i said", "delete_data"),
+     ("can we start again", "start_over")],
+)  # fmt: skip
+def test_an_interruption_in_its_own_words_stands(text: str, intent: str) -> None:
+    ranked = ranking((intent, 0.9), ("inform", 0.05))
+    assert guard(text, ranked[0], ranked, GIVE_WAY, 0.4)[0] == ranked[0]

@@ -202,3 +202,14 @@ def test_unreachable_gateway_is_a_clear_error(
     script.write_text(json.dumps({"id": "x", "answers": {}}) + "\n")
     assert main(["--script", str(script)]) == 1
     assert "cannot reach the gateway" in capsys.readouterr().err
+
+
+def test_a_missing_local_token_says_how_to_load_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("YOUTHLINK_LOCAL_TOKEN", raising=False)
+    script = tmp_path / "s.jsonl"
+    script.write_text(json.dumps({"id": "x", "answers": {}}) + "\n")
+    assert main(["--script", str(script)]) == 1
+    err = capsys.readouterr().err
+    assert "YOUTHLINK_LOCAL_TOKEN is not set" in err and "make chat" in err

@@ -43,6 +43,7 @@ def check_referral_outcome(
     interests = {item["category"] for item in referral["interests"]}
     assert set(expect.get("concerns", [])) <= concerns, (concerns, outcome["transcript"])
     assert set(expect.get("interests", [])) <= interests, (interests, outcome["transcript"])
-    assert referral["contact"]["safe_to_contact"] is expect["safe_to_contact"]
+    if "safe_to_contact" in expect:  # not asked when they stopped after a disclosure
+        assert referral["contact"]["safe_to_contact"] is expect["safe_to_contact"]
     assert referral["safeguarding"]["flagged"] is expect["flagged"]
     return dict(referral)
