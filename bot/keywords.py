@@ -73,48 +73,61 @@ NOT_A_COMMAND = {
 # do you know about me?" are never held back this way (a wrong guess only shows information).
 SHAPES = {
     "stop": re.compile(
-        r"\b(?:stop|stopp+|unsub\w*|opt(?:ing)?\s*out|quit|cancel|end (?:this|it|the chat)"
+        r"\b(?:stop\w*|unsub\w*|opt(?:ing)?\s*(?:me\s+)?out|quit|cancel|end (?:this|it|the chat)"
         r"|leave me alone|go away|(?:dont|don'?t|do not|never) (?:text|message|msg|contact|talk to)"
         r"|no more (?:texts|messages|msgs)|done with (?:this|you)|dont want to do this)\b",
         re.IGNORECASE,
     ),
     "delete_data": re.compile(
-        r"\b(?:delete|del|erase|wipe|remove|forget|get rid of|scrap|bin|destroy)\b", re.IGNORECASE
+        r"\b(?:delet\w*|del|erase\w*|wipe\w*|remove\w*|forget|get rid of|scrap|bin|destroy"
+        r"|clear)\b",
+        re.IGNORECASE,
     ),
     "start_over": re.compile(
-        r"\b(?:restart|re ?start|start (?:over|again|from scratch)|begin again|from the (?:start|"
-        r"beginning|top)|redo|do it (?:all )?again|go back to the start|new referral|reset)\b",
+        r"\b(?:restart\w*|re ?start|start (?:over|again|fresh|from scratch|all over|it again"
+        r"|everything again|the whole thing again)|begin again|from the (?:start|beginning|top)"
+        r"|redo|do (?:it )?(?:all )?(?:again|over)|go back to the (?:very )?(?:start|beginning)"
+        r"|new referral|reset)\b",
         re.IGNORECASE,
     ),
     "human_handoff": re.compile(
         r"\b(?:person|human|someone|somebody|some1|real|link worker|worker|staff|adult|counsell?or"
-        r"|talk to|speak to|chat to|call me|ring me|phone me|actual|people|mentor|advisor)\b",
+        r"|talk to|speak to|chat to|call me|ring me|phone me|actual|people|mentor|advisor"
+        r"|agent)\b",
         re.IGNORECASE,
     ),
     "goodbye": re.compile(
-        r"\b(?:bye+|goodbye|good bye|see ya|see you|cya|ttyl|gtg|g2g|got to go|gotta go|laters"
-        r"|later|night|nite|goodnight|gn|speak soon|ta ?ra|ciao|peace|im off|i'?m off|thats all"
-        r"|that'?s all|leave it there|done for now|talk later|brb)\b",
+        r"\b(?:bye+|goodbye|good bye|see ya|see you|cya|ttyl|gtg|g2g|(?:got|gotta|have|need)"
+        r" to go|gotta (?:go|dash)|going now|laters|later|night|nite|goodnight|gn|speak soon"
+        r"|ta ?ra|ciao|peace|im off|i'?m off|thats all|that'?s all|leave it there|done for now"
+        r"|talk (?:later|tomorrow|tomoz|tmrw)|speak (?:later|tomorrow|tomoz)|signing off|brb)\b",
         re.IGNORECASE,
     ),
     "greet": re.compile(
-        r"^\W*(?:hi+|hey+|hello+|hiya|heya|yo|sup|wassup|what'?s up|whats good|good (?:morning|"
-        r"afternoon|evening)|hi there|hey there|hola|alright|ey up|oi|howdy|morning|evening)\b",
+        r"^\W*(?:hi+|hey+|hello+|hallo|hiya|heya|yo+|sup|wassup|wagwan|wag1|what'?s up|whats good"
+        r"|good (?:morning|afternoon|evening)|hi there|hey there|hola|alright|ey up|oi|howdy"
+        r"|morning|afternoon|evening|im back|i'?m back|(?:lets|let'?s|can we) start|start)\b",
         re.IGNORECASE,
     ),
     "bot_challenge": re.compile(
         r"\b(?:bot|robot|human|real|person|ai|automated|machine|computer|chatgpt|who (?:is|r|are)"
         r" (?:this|you|u)|whos this|what (?:is|are) (?:this|you|u)|whats this|is this|am i "
-        r"(?:talking|speaking|texting)|are you|r u|is it)\b",
+        r"(?:talking|speaking|texting)|are you|r u|is it|someone|somebody|anyone|other end"
+        r"|texting me|who'?s (?:texting|there|this))\b",
         re.IGNORECASE,
     ),
-    # Off-topic requests are asked for: a question, or something asked of the bot.
+    # Off-topic requests are asked for: a question, or something asked of the bot. An answer
+    # that happens to start with "when" or "what" ("when the girls are at school", "what
+    # matters is my brother") is not one.
     "out_of_scope": re.compile(
-        r"\?|^\W*(?:what(?:s| is| are) (?:the|a|your|ur)|who (?:is|won|was|are)|whos"
-        r"|where (?:is|are|can)|wheres|why (?:is|are|do|does)|how (?:do|does|is|are|many|much|old)"
-        r"|can (?:you|u)"
-        r"|could (?:you|u)|will (?:you|u)|would (?:you|u)|do (?:you|u)|are (?:you|u)|r u|is it"
-        r"|tell me|give me|show me|order|book|find me|play|sing|write|do my)\b",
+        r"\?|^\W*(?:(?:what|whats|wat|wot)\b(?! (?:matters|i |im |makes|would|id |really))"
+        r"|who\b|who'?s\b|where (?:do|does|is|are|can|r)\b|where'?s\b|will it\b"
+        r"|when (?:is|does|do|are|will|can)\b|why (?:is|are|do|does)\b"
+        r"|how (?:tall|old|many|much|do|does|is|are|r|far|long)\b"
+        r"|can (?:you|u)\b|could (?:you|u)\b|will (?:you|u)\b|would (?:you|u)\b"
+        r"|do (?:you|u)\b|are (?:you|u)\b|r u\b|is it\b|tell me|give me|show me|get me|make me"
+        r"|put (?:some|on|a)|recommend|solve|order|book|find me|play|sing|write (?:me|my)|do my"
+        r"|any good|say something|directions)",
         re.IGNORECASE,
     ),
 }
