@@ -83,6 +83,8 @@ YES_PHRASES = (
     "okay i guess",
     "fine i guess",
     "if i have to",
+    "i think so",
+    "think so",
     "all good",
     "looks good",
     "send it",
@@ -152,6 +154,11 @@ NAME_PREFIX = re.compile(
     r"i am|i'm|im|it's|its|it is|just|they call me)\b[\s:,-]*",
     re.IGNORECASE,
 )
+CALLED = re.compile(
+    r"\b(?:every(?:one|body)|people|they|my (?:mates|friends)|all my mates)\s+(?:just\s+)?"
+    r"call(?:s)?\s+(?:me|us)\s+([A-Za-z][\w'-]{0,20})\b",
+    re.IGNORECASE,
+)
 PRONOUN_TALK = re.compile(
     r"\b(?:and )?(?:(?:can|could|may) i |i want to |i'?d like to )?(?:tell|say|give|share)"
     r"(?: you)? my pronouns\b\??|\b(?:and )?(?:i use|my pronouns are|pronouns(?: are)?|use)\b"
@@ -195,6 +202,8 @@ def is_skip(text: str, intent: str | None = None) -> bool:
     if intent == "skip" and text.startswith("/"):
         return True
     normalised = normalise(text)
+    if not normalised and text.strip() not in ("-", "--"):
+        return False  # an emoji ("👍") is an answer, not a skip
     return normalised in SKIP_PHRASES or normalised.startswith("skip")
 
 
@@ -315,7 +324,11 @@ class NameAnswer:
 def read_name(text: str) -> NameAnswer:
     """Split "Sam, they/them" or "my name is Sam and I use they/them" into name and pronouns."""
     pronouns = find_pronouns(text)
+    called = CALLED.search(text)
+    if called:  # "Jordan but everyone calls us JD": the name they go by
+        text = called.group(1)
     rest = PRONOUNS.sub(" ", text)
+    rest = re.sub(r"(?:^|[\s,])\d{1,2}(?=$|[\s,.!])", " ", rest)  # "Leo, he/him, 14"
     rest = re.sub(r"[()\[\]]", " ", rest)
     previous = None
     while previous != rest:  # "just call me J": one prefix after another

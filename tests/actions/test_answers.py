@@ -149,3 +149,32 @@ def test_up_to_three_goals_in_their_words() -> None:
         "getting a job",
         "sleeping better",
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "pronouns"),
+    [("just call me J", "J", None), ("Jordan but everyone calls us JD", "JD", None),
+     ("Leo, he/him, 14", "Leo", "he/him"), ("Kit (he/they)", "Kit", "he/they"),
+     ("my mates call me Bex", "Bex", None)],
+)  # fmt: skip
+def test_names_as_fresh_answers_gave_them(text: str, name: str, pronouns: str | None) -> None:
+    assert answers.read_name(text) == answers.NameAnswer(name, pronouns)
+
+
+@pytest.mark.parametrize("text", ["i guess", "i think so?", "ok i guess", "guess so"])
+def test_hesitant_yes(text: str) -> None:
+    assert answers.yes_no(text) is True
+
+
+def test_an_emoji_answer_is_not_a_skip() -> None:
+    assert not answers.is_skip("👍") and answers.is_skip("-")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("only text not call", True), ("text only please", True), ("text is fine not calls", True),
+     ("chat is better than calls but yes", True), ("no dont want calls", False),
+     ("not this number its my mums", False), ("no, only text my mum", False)],
+)  # fmt: skip
+def test_contact_by_message_only_is_contact_here(text: str, expected: bool) -> None:
+    assert answers.messages_only(text) is expected
