@@ -181,6 +181,7 @@ AREA_PREFIX = re.compile(
     re.IGNORECASE,
 )
 AREA_SUFFIX = re.compile(r"\s+(?:area|way|side|ish)$", re.IGNORECASE)
+TOWN_AND_DISTRICT = re.compile(r"^(.*?)[\s,]+([A-Z]{1,2}\d[A-Z\d]?)$", re.IGNORECASE)
 
 PARTS = (
     ("cancel", r"\b(?:cancel|dont send|don't send|do not send|not send)\b"),
@@ -367,10 +368,20 @@ def read_area(text: str) -> AreaAnswer:
         cleaned, trimmed = tail.strip(" ,.-"), True
     cleaned = AREA_PREFIX.sub("", cleaned)
     cleaned = AREA_SUFFIX.sub("", cleaned).strip(" ,.")
+    district = TOWN_AND_DISTRICT.match(cleaned)
+    if district:  # "Sheffield S11", "the toon, NE6": a town and its postcode district
+        town = AREA_PREFIX.sub("", district.group(1).strip(" ,."))
+        code = district.group(2).upper()
+        if town and not re.search(r"\d", town) and len(town.split()) <= 3:
+            return AreaAnswer(f"{_town_case(town)} {code}", trimmed=trimmed)
+        return AreaAnswer(code, trimmed=trimmed)
     if not cleaned or re.search(r"\d", cleaned) or len(cleaned) > 40 or len(cleaned.split()) > 4:
         return AreaAnswer(None, trimmed=trimmed)
-    town = " ".join(w if not w.islower() else w.capitalize() for w in cleaned.split())
-    return AreaAnswer(town, trimmed=trimmed)
+    return AreaAnswer(_town_case(cleaned), trimmed=trimmed)
+
+
+def _town_case(town: str) -> str:
+    return " ".join(w if not w.islower() else w.capitalize() for w in town.split())
 
 
 def read_contact_other(text: str, entity: str | None = None) -> str | None:

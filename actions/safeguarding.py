@@ -20,8 +20,9 @@ from actions.conversation import (
 
 logger = logging.getLogger(__name__)
 
-KEPT_AS_ANSWER = ("concerns", "what_matters")
-"""Questions whose answer is their story: a disclosure given there is also kept as the answer."""
+KEPT_AS_ANSWER = ("concerns", "interests", "what_matters")
+"""Questions answered in their own words: a disclosure given there is also kept as the answer
+(asked again, the same answer would only raise the same disclosure again)."""
 
 
 FALLBACK_REPLY = (

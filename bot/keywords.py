@@ -69,8 +69,8 @@ NOT_A_COMMAND = {
 }
 # A guessed interruption stands only when the message says something of that kind: an answer to
 # a question ("get out more", "Glasgow", "Kit (he/they)", "make some friends") that a classifier
-# reads as STOP, goodbye, a greeting or out of scope is still the answer. HELP, PRIVACY and "what
-# do you know about me?" are never held back this way (a wrong guess only shows information).
+# reads as STOP, goodbye, a greeting or out of scope is still the answer. HELP's words are wide
+# (a missed HELP costs more than a wasted turn); PRIVACY is left to the classifier.
 SHAPES = {
     "stop": re.compile(
         r"\b(?:stop\w*|unsub\w*|opt(?:ing)?\s*(?:me\s+)?out|quit|cancel|end (?:this|it|the chat)"
@@ -114,6 +114,19 @@ SHAPES = {
         r" (?:this|you|u)|whos this|what (?:is|are) (?:this|you|u)|whats this|is this|am i "
         r"(?:talking|speaking|texting)|are you|r u|is it|someone|somebody|anyone|other end"
         r"|texting me|who'?s (?:texting|there|this))\b",
+        re.IGNORECASE,
+    ),
+    # HELP is kept whenever it could be meant; only an answer with no word of help, danger,
+    # urgency or a number to call ("yes its my number" is not one) gives way.
+    "get_help": re.compile(
+        r"\b(?:help\w*|sos|emergency|urgent\w*|crisis|999|danger|unsafe|scared|hurt\w*|numbers"
+        r"|(?:number|line) (?:to|i can|for)|what number|call|ring|phone|someone|asap|now)\b",
+        re.IGNORECASE,
+    ),
+    "ask_my_data": re.compile(
+        r"\b(?:know|knw|have|got|hold|saved?|stored?|keep (?:my|what)|kept|data|info\w*|details"
+        r"|copy|remember"
+        r"|written|told you|see what|show me)\b",
         re.IGNORECASE,
     ),
     # Off-topic requests are asked for: a question, or something asked of the bot. An answer

@@ -178,3 +178,14 @@ def test_an_emoji_answer_is_not_a_skip() -> None:
 )  # fmt: skip
 def test_contact_by_message_only_is_contact_here(text: str, expected: bool) -> None:
     assert answers.messages_only(text) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "area", "trimmed"),
+    [("Sheffield S11", "Sheffield S11", False), ("bradford BD8", "Bradford BD8", False),
+     ("42 Hollins Lane, Bolton BL3", "Bolton BL3", True),
+     ("flat 3, 27 Marlowe Street, Leicester LE2", "Leicester LE2", True),
+     ("27 Brackenfield Road, Wakefield WF2 9ZZ", "WF2", True)],
+)  # fmt: skip
+def test_a_town_with_its_postcode_district_keeps_both(text: str, area: str, trimmed: bool) -> None:
+    assert answers.read_area(text) == answers.AreaAnswer(area, trimmed=trimmed)

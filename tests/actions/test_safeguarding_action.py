@@ -96,3 +96,20 @@ async def test_a_crisis_reply_is_sent_even_if_the_rules_fail(
     monkeypatch.setattr(module.safeguarding_rules, "screen", broken)
     _, said = await reply(user_said(DISCLOSURE, "safeguarding_disclosure"))
     assert said == [FALLBACK_REPLY]
+
+
+async def test_a_disclosure_given_as_what_they_enjoy_is_kept_as_that_answer() -> None:
+    """Asked again, the same answer would only raise the same disclosure again (a loop)."""
+    text = "i used to box at the gym but i been carrying a shank everywhere"
+    events = [dict(e, value="interests") if e.get("name") == "requested_slot" and e["value"]
+              else dict(e, text=text) if e["event"] == "user" else e
+              for e in PENDING_CONCERNS]  # fmt: skip
+    tracker = tracker_from_json(
+        "new_conversation",
+        slots={"consent": True, "age_band": "16_17", "concerns": "stress"},
+        latest_message=user_said(text, "safeguarding_disclosure"),
+        events=events,
+    )
+    events_out = await ActionSafeguardingReply().run(CollectingDispatcher(), tracker, {})
+    slots = {e["name"]: e["value"] for e in events_out if e["event"] == "slot"}
+    assert slots["interests"] == text

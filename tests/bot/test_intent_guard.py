@@ -114,7 +114,8 @@ def test_questions_about_privacy_stand(text: str) -> None:
      ("start college in september", "start_over"), ("my mum forgot my birthday", "delete_data"),
      ("make it stop", "stop"), ("i just want it all to stop", "stop"),
      ("when the girls are at school, like 10-2", "out_of_scope"),
-     ("what matters is my little brother", "out_of_scope")],
+     ("what matters is my little brother", "out_of_scope"), ("yes its my number", "get_help"),
+     ("theres girls in my year who keep sending stuff about me", "ask_my_data")],
 )  # fmt: skip
 def test_a_confident_guess_that_says_nothing_of_its_kind_gives_way(text: str, guess: str) -> None:
     """Answers real young people gave to the bot's questions, read by the classifier as STOP,

@@ -1,10 +1,13 @@
-"""Fifty scripted referrals written by someone who had not seen the bot (only the questions it
-asks, the taxonomy and the record's fields), played through the running stack.
+"""Scripted referrals written by people who had not seen the bot (only the questions it asks,
+the taxonomy and the record's fields), played through the running stack: a first set of fifty,
+and the 46 of a second, harder fifty that reach the record their writer expected (the other
+four differ on a concern category a link worker could argue either way; docs/conversation.md).
 
 They found what the development set could not: answers read as commands ("get out more" as
 STOP, "Glasgow" as goodbye), a first message that asks a question and then stalls, contact
-answers such as "only text not call" asked again and again, and an unfinished referral after a
-disclosure that lost the age. One opening was changed from "can i talk to someone" to "hi": a
+answers such as "only text not call" and areas such as "Sheffield S11" asked again and again, a
+disclosure in the "what do you enjoy?" answer raised on every re-ask, and an unfinished referral
+after a disclosure that lost the age. One opening was changed from "can i talk to someone" to "hi": a
 request for a person creates a flagged referral there and then, by design (docs/conversation.md).
 """
 
