@@ -7,8 +7,9 @@ They found what the development set could not: answers read as commands ("get ou
 STOP, "Glasgow" as goodbye), a first message that asks a question and then stalls, contact
 answers such as "only text not call" and areas such as "Sheffield S11" asked again and again, a
 disclosure in the "what do you enjoy?" answer raised on every re-ask, and an unfinished referral
-after a disclosure that lost the age. One opening was changed from "can i talk to someone" to "hi": a
-request for a person creates a flagged referral there and then, by design (docs/conversation.md).
+after a disclosure that lost the age. One opening was changed from "can i talk to someone" to
+"hi": a request for a person creates a flagged referral there and then, by design
+(docs/conversation.md).
 """
 
 from __future__ import annotations
