@@ -97,16 +97,33 @@ def _compile(words: Sequence[str], patterns: Sequence[str]) -> re.Pattern[str] |
     return re.compile("|".join(f"(?:{p})" for p in parts)) if parts else None
 
 
+_TERM = re.compile(r"\{([a-z_]+)\}")
+
+
+def _expand(pattern: str, terms: Mapping[str, str]) -> str:
+    """Replace each `{name}` with the term of that name (regex quantifiers like {0,2} stay)."""
+
+    def term(match: re.Match[str]) -> str:
+        if match.group(1) not in terms:
+            raise ValueError(f"unknown term {{{match.group(1)}}} in a category pattern")
+        return terms[match.group(1)]
+
+    return _TERM.sub(term, pattern)
+
+
 def parse_tables(data: Mapping[str, Any]) -> dict[str, CategoryTable]:
     """Build the tables from the parsed data file."""
+    terms = {str(k): str(v) for k, v in (data.get("terms") or {}).items()}
     tables = {}
     for kind in KINDS:
         categories = []
         for slug, spec in data[kind].items():
             words = tuple(str(w) for w in spec.get("words") or ())
-            patterns = tuple(str(p) for p in spec.get("patterns") or ())
+            patterns = tuple(_expand(str(p), terms) for p in spec.get("patterns") or ())
             setting_words = tuple(str(w) for w in spec.get("setting_words") or ())
-            setting_patterns = tuple(str(p) for p in spec.get("setting_patterns") or ())
+            setting_patterns = tuple(
+                _expand(str(p), terms) for p in spec.get("setting_patterns") or ()
+            )
             categories.append(
                 Category(
                     slug,

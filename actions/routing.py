@@ -13,7 +13,7 @@ from rasa_sdk.types import DomainDict
 from actions import texts, tracker_erasure
 from actions.conversation import REFERRAL_SLOTS, clear, draft_from
 from actions.handoff import HandoffClient, HandoffError
-from actions.referral import InvalidReferral
+from actions.referral import Draft, InvalidReferral
 from actions.settings import current
 from actions.submission import new_referral_id, send_referral
 
@@ -76,6 +76,22 @@ class ActionFinishReferral(Action):
         ]
 
 
+async def _send_so_far(
+    tracker: Tracker, draft: Draft, completed: bool, what: str
+) -> tuple[bool, Events]:
+    """Send what is known so far under the conversation's referral id; whether it was sent, and
+    the slots that keep the id (the same id is used on any later attempt)."""
+    referral_uuid = tracker.get_slot("referral_uuid") or new_referral_id()
+    try:
+        referral_id = await send_referral(
+            draft, referral_uuid, completed=completed, settings=current()
+        )
+    except (HandoffError, InvalidReferral) as exc:
+        logger.error("%s not sent: %s", what, exc)
+        return False, [SlotSet("referral_uuid", referral_uuid)]
+    return True, [SlotSet("referral_uuid", referral_uuid), SlotSet("referral_id", referral_id)]
+
+
 class ActionHumanHandoff(Action):
     """Asked for a person: send what is known so far, flagged, as a priority referral."""
 
@@ -85,23 +101,14 @@ class ActionHumanHandoff(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Events:
-        referral_uuid = tracker.get_slot("referral_uuid") or new_referral_id()
         draft = draft_from(tracker, asked_for_person=True)
         completed = tracker.get_slot("stage") == "sent"
-        try:
-            referral_id = await send_referral(
-                draft, referral_uuid, completed=completed, settings=current()
-            )
-        except (HandoffError, InvalidReferral) as exc:
-            logger.error("request for a person not sent: %s", exc)
+        sent, events = await _send_so_far(tracker, draft, completed, "request for a person")
+        if not sent:
             dispatcher.utter_message(text=texts.PERSON_FAILED)
-            return [SlotSet("referral_uuid", referral_uuid)]
+            return events
         dispatcher.utter_message(text=texts.PERSON_REQUESTED)
-        return [
-            SlotSet("referral_uuid", referral_uuid),
-            SlotSet("referral_id", referral_id),
-            SlotSet("asked_for_person", True),
-        ]
+        return [*events, SlotSet("asked_for_person", True)]
 
 
 class ActionAfterSafetyCheck(Action):
@@ -119,19 +126,10 @@ class ActionAfterSafetyCheck(Action):
             return events
         # They would rather stop here: what they told us goes to the team with the escalation
         # (their age above all), as an unfinished referral they can finish later.
-        referral_uuid = tracker.get_slot("referral_uuid") or new_referral_id()
-        try:
-            referral_id = await send_referral(
-                draft_from(tracker), referral_uuid, completed=False, settings=current()
-            )
-        except (HandoffError, InvalidReferral) as exc:
-            logger.error("unfinished referral not sent after the safety check: %s", exc)
-            return [*events, SlotSet("referral_uuid", referral_uuid)]
-        return [
-            *events,
-            SlotSet("referral_uuid", referral_uuid),
-            SlotSet("referral_id", referral_id),
-        ]
+        _, sent_events = await _send_so_far(
+            tracker, draft_from(tracker), False, "unfinished referral after the safety check"
+        )
+        return [*events, *sent_events]
 
 
 class ActionDeleteData(Action):

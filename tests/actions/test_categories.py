@@ -129,6 +129,20 @@ def test_tables_parse_from_plain_data() -> None:
     assert tables["concerns"].say(["sleep", "other_concern"]) == ["sleep"]
 
 
+def test_patterns_share_terms_and_an_unknown_term_is_refused() -> None:
+    data: dict[str, Any] = {
+        "terms": {"pet": "(dog|cat)s?"},
+        "concerns": {"bereavement": {"patterns": [r"\bmy {pet} died\b"]}, "other_concern": {}},
+        "interests": {"animals": {"patterns": [r"\b{pet}( [a-z]+){0,2} walking\b"]}},
+    }
+    tables = parse_tables(data)
+    assert tables["concerns"].match("my cat died") == ("bereavement",)
+    assert tables["interests"].match("dogs and dog walking") == ("animals",)
+    data["concerns"]["bereavement"]["patterns"] = [r"\bmy {pets} died\b"]
+    with pytest.raises(ValueError, match="unknown term"):
+        parse_tables(data)
+
+
 def _cases(*names: str) -> dict[str, list[dict[str, Any]]]:
     cases: dict[str, list[dict[str, Any]]] = {kind: [] for kind in KINDS}
     for name in names:

@@ -15,14 +15,13 @@ after a disclosure that lost the age. One opening was changed from "can i talk t
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support.evaldata import check_referral_outcome
-from tests.support.stack import APP_BIN, REPO, Stack
+from tests.support.evaldata import check_scripted_referral
+from tests.support.stack import Stack, play_script
 
 pytestmark = pytest.mark.e2e
 
@@ -32,13 +31,7 @@ CASES = [json.loads(line) for line in FRESH.read_text(encoding="utf-8").splitlin
 
 @pytest.fixture(scope="module")
 def scripted(stack: Stack) -> dict[str, dict[str, Any]]:
-    result = subprocess.run(
-        [str(APP_BIN / "youthlink"), "chat", "--script", str(FRESH)],
-        cwd=REPO, env=stack.env, capture_output=True, text=True, timeout=900, check=False,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    lines = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
-    return {line["id"]: line for line in lines}
+    return play_script(stack, FRESH)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case["id"] for case in CASES])
@@ -46,14 +39,8 @@ def test_fresh_referral_stores_expected_record(
     case: dict[str, Any], scripted: dict[str, dict[str, Any]]
 ) -> None:
     outcome = scripted[case["id"]]
-    expect = case["expect"]
-    referral = check_referral_outcome(expect, outcome)
-    if referral is None:
+    if check_scripted_referral(case, outcome) is None:
         return
-    for category in expect.get("safeguarding_categories", []):
-        assert category in referral["safeguarding"]["categories"]
-    if "priority" in expect:
-        assert referral["priority"] == expect["priority"]
     # Nobody is asked the same question over and over, and no answer stops the conversation.
     bot_lines = [line for turn in outcome["transcript"] for line in turn["bot"]]
     assert not any(line.startswith("OK, I've stopped") for line in bot_lines)

@@ -47,3 +47,17 @@ def check_referral_outcome(
         assert referral["contact"]["safe_to_contact"] is expect["safe_to_contact"]
     assert referral["safeguarding"]["flagged"] is expect["flagged"]
     return dict(referral)
+
+
+def check_scripted_referral(case: dict[str, Any], outcome: dict[str, Any]) -> dict[str, Any] | None:
+    """`check_referral_outcome`, then the safeguarding categories and priority the case expects;
+    the stored referral, or None when none is expected."""
+    expect = case["expect"]
+    referral = check_referral_outcome(expect, outcome)
+    if referral is None:
+        return None
+    for category in expect.get("safeguarding_categories", []):
+        assert category in referral["safeguarding"]["categories"]
+    if "priority" in expect:
+        assert referral["priority"] == expect["priority"]
+    return referral

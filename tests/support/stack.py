@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import signal
@@ -214,3 +215,14 @@ def running_stack(
         yield stack
     finally:
         stack.stop_all()
+
+
+def play_script(stack: Stack, path: Path) -> dict[str, dict[str, Any]]:
+    """Run `youthlink chat --script path` against the stack; each conversation's outcome by id."""
+    result = subprocess.run(
+        [str(APP_BIN / "youthlink"), "chat", "--script", str(path)],
+        cwd=REPO, env=stack.env, capture_output=True, text=True, timeout=900, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    return {line["id"]: line for line in lines}
