@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from actions.text import normalise
 
@@ -59,6 +59,16 @@ YES_WORDS = frozenset(
         "yus",
         "perfect",
         "suppose",
+        "grand",
+        "great",
+        "brill",
+        "brilliant",
+        "ace",
+        "mint",
+        "lush",
+        "champion",
+        "absolutely",
+        "totally",
     ]
 )
 YES_PHRASES = (
@@ -87,10 +97,31 @@ YES_PHRASES = (
     "think so",
     "all good",
     "looks good",
+    "looks right",
+    "looks fine",
+    "looks ok",
+    "looks okay",
+    "looks great",
+    "looks correct",
+    "looks alright",
+    "spot on",
+    "bang on",
+    "go for it",
+    "all correct",
+    "all right",
+    "sounds alright",
+    "sounds ok",
+    "sounds okay",
+    "sounds fine",
+    "sounds great",
     "send it",
     "👍",
     "✅",
 )
+HESITATIONS = frozenset(
+    ("um", "umm", "ummm", "erm", "ermm", "uh", "uhh", "er", "hmm", "hmmm", "mm", "mmm", "ah", "oh",
+     "ooh", "well", "like", "so", "lol", "haha", "ha", "then")
+)  # fmt: skip
 NO_WORDS = frozenset(["no", "nope", "nah", "naa", "na", "n", "never", "dont", "nooo", "noo", "not"])
 NO_PHRASES = (
     "👎", "❌", "no thanks", "rather not", "id rather not", "i'd rather not", "absolutely not",
@@ -177,10 +208,13 @@ STREET = re.compile(
 HOUSE_WORDS = re.compile(r"\b(?:flat|apartment|apt|house number|number \d+|no\.? ?\d+)\b", re.I)
 AREA_PREFIX = re.compile(
     r"^(?:i live in|i live near|i live|live in|im in|i'm in|i am in|im from|i'm from|from|in|"
-    r"near|around|just outside|outside|the|somewhere near|close to)\s+",
+    r"near|around|just outside|outside|the|somewhere near|close to|just)\s+",
     re.IGNORECASE,
 )
-AREA_SUFFIX = re.compile(r"\s+(?:area|way|side|ish)$", re.IGNORECASE)
+AREA_SUFFIX = re.compile(
+    r"(?:\s+(?:area|way|side|ish|innit|lol|tbh|mate|thanks|ta|x+))+$", re.IGNORECASE
+)
+CORRECTED_AREA = re.compile(r"(?:[.,!]\s*|\s)(?:just|only)\s+([A-Za-z][A-Za-z' -]{1,40})$")
 TOWN_AND_DISTRICT = re.compile(r"^(.*?)[\s,]+([A-Z]{1,2}\d[A-Z\d]?)$", re.IGNORECASE)
 
 PARTS = (
@@ -198,6 +232,14 @@ PARTS = (
 )
 
 
+# "dont really want to say", "id rather not share that": a skip however it is put.
+SKIP_PATTERN = re.compile(
+    r"^(?:i |id |i would |i d )?(?:dont|do not|rather not|would rather not|prefer not to|"
+    r"not)(?: really)?(?: want to| wanna| like to)? (?:say|tell|share|give|telling|saying|sharing)"
+    r"(?: (?:it|that|this|you|my name|them|thanks|tbh|rn|right now|yet))*$"
+)
+
+
 def is_skip(text: str, intent: str | None = None) -> bool:
     """True when the answer means "skip this question" (a `/skip` button or the words)."""
     if intent == "skip" and text.startswith("/"):
@@ -205,7 +247,11 @@ def is_skip(text: str, intent: str | None = None) -> bool:
     normalised = normalise(text)
     if not normalised and text.strip() not in ("-", "--"):
         return False  # an emoji ("👍") is an answer, not a skip
-    return normalised in SKIP_PHRASES or normalised.startswith("skip")
+    return (
+        normalised in SKIP_PHRASES
+        or normalised.startswith("skip")
+        or bool(SKIP_PATTERN.match(normalised))
+    )
 
 
 def yes_no(text: str, intent: str | None = None) -> bool | None:
@@ -216,7 +262,15 @@ def yes_no(text: str, intent: str | None = None) -> bool | None:
     if normalised in UNSURE:
         return None
     tokens = normalised.split()
+    while len(tokens) > 1 and tokens[0] in HESITATIONS:  # "umm ok", "erm no", "oh go on then"
+        tokens = tokens[1:]
+    normalised = " ".join(tokens)
     lowered = text.strip().lower()
+    for _ in range(len(lowered.split())):
+        head, _, rest = lowered.partition(" ")
+        if not rest or normalise(head) not in HESITATIONS:
+            break
+        lowered = rest.strip()
     readings = (lowered, normalised)  # emoji survive in the first, apostrophes go in the second
     if (tokens and tokens[0] in NO_WORDS) or any(
         reading.startswith(p) for p in NO_PHRASES for reading in readings
@@ -226,7 +280,15 @@ def yes_no(text: str, intent: str | None = None) -> bool | None:
         reading.startswith(p) for p in YES_PHRASES for reading in readings
     ):
         return True
+    # "i dont really know what id say. but ok yeah", "what happens to what i say? ...ok yeah
+    # fine": the answer comes after the doubt or the question.
+    clauses = [c.strip() for c in CLAUSE_BREAK.split(text.strip().lower()) if normalise(c)]
+    if len(clauses) > 1:
+        return yes_no(clauses[-1], intent)
     return {"affirm": True, "deny": False}.get(intent or "")
+
+
+CLAUSE_BREAK = re.compile(r"[?.!…]+|\bbut\b")
 
 
 _MONTHS = (
@@ -252,7 +314,9 @@ MESSAGES_ONLY = re.compile(
     r"|(?:text|texts|texting|message|messages|messaging|chat|whatsapp)(?:ing)? (?:only|is fine|"
     r"is ok|is okay|is better|is best|are fine|are ok|is good|please|pls|not (?:a )?calls?)"
     r"|(?:text|message|chat|whatsapp) (?:me|is fine) (?:but )?(?:dont|do not|no|not) "
-    r"(?:call|ring|phone))\b"
+    r"(?:call|ring|phone)"
+    r"|(?:text|message|msg|whatsapp)(?: me)? "
+    r"(?:first|before (?:calling|ringing|phoning|you call)))\b"
 )
 
 
@@ -260,6 +324,19 @@ def messages_only(text: str) -> bool:
     """True when the answer agrees to contact here but by message only ("text only please")."""
     normalised = normalise(text)
     return bool(MESSAGES_ONLY.search(normalised)) and not normalised.startswith(("no ", "not "))
+
+
+# "year 9", "yr 12", "y7", "im in year 10", Scotland's "S3": the two ages a school year holds.
+_SCHOOL_YEAR = re.compile(r"\b(?:(?:year|yr|y) ?([7-9]|1[0-3])|s ?([1-6]))\b")
+
+
+def school_year_ages(text: str) -> tuple[int, int] | None:
+    """The two ages of a school year given instead of an age ("year 9" -> 13 or 14), or None."""
+    match = _SCHOOL_YEAR.search(normalise(text))
+    if match is None or parse_age(text) is not None:
+        return None
+    youngest = int(match.group(1)) + 4 if match.group(1) else int(match.group(2)) + 10
+    return youngest, youngest + 1
 
 
 def parse_age(text: str) -> int | None:
@@ -355,7 +432,10 @@ def read_area(text: str) -> AreaAnswer:
     if full:
         return AreaAnswer(full.group(1).upper(), trimmed=True)
     cleaned = re.sub(r"\s+", " ", text).strip(" .,!")
-    outward = OUTWARD_CODE.match(cleaned)
+    correction = CORRECTED_AREA.search(cleaned)
+    if correction:  # "14 Ashfield Road, Southall... wait, just Southall"
+        return replace(read_area(correction.group(1)), trimmed=True)
+    outward = OUTWARD_CODE.match(AREA_SUFFIX.sub("", AREA_PREFIX.sub("", cleaned)))
     if outward:
         return AreaAnswer(outward.group(1).upper(), trimmed=outward.group(0) != outward.group(1))
     trimmed = False

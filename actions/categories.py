@@ -46,14 +46,19 @@ class Category:
     pattern: re.Pattern[str] | None
     setting_words: tuple[str, ...] = ()
     setting: re.Pattern[str] | None = None
+    ignore: re.Pattern[str] | None = None
+
+    def _own(self, normalised: str) -> str:
+        """The text with the phrases where its words mean something else blanked out."""
+        return self.ignore.sub(" ", normalised) if self.ignore else normalised
 
     def matches(self, normalised: str) -> bool:
         """Whether its own words (not its setting words) occur."""
-        return bool(self.pattern and self.pattern.search(normalised))
+        return bool(self.pattern and self.pattern.search(self._own(normalised)))
 
     def names_the_setting(self, normalised: str) -> bool:
         """Whether its setting words occur (the answer names the place, not the matter)."""
-        return bool(self.setting and self.setting.search(normalised))
+        return bool(self.setting and self.setting.search(self._own(normalised)))
 
 
 @dataclass(frozen=True)
@@ -117,12 +122,17 @@ def parse_tables(data: Mapping[str, Any]) -> dict[str, CategoryTable]:
     tables = {}
     for kind in KINDS:
         categories = []
+        # Phrases ignored by every category of the kind ("used to like football but not anymore").
+        ignored_by_all = tuple(str(p) for p in (data.get("ignore") or {}).get(kind) or ())
         for slug, spec in data[kind].items():
             words = tuple(str(w) for w in spec.get("words") or ())
             patterns = tuple(_expand(str(p), terms) for p in spec.get("patterns") or ())
             setting_words = tuple(str(w) for w in spec.get("setting_words") or ())
             setting_patterns = tuple(
                 _expand(str(p), terms) for p in spec.get("setting_patterns") or ()
+            )
+            ignore = tuple(
+                _expand(str(p), terms) for p in (*ignored_by_all, *(spec.get("ignore") or ()))
             )
             categories.append(
                 Category(
@@ -132,6 +142,7 @@ def parse_tables(data: Mapping[str, Any]) -> dict[str, CategoryTable]:
                     _compile(words, patterns),
                     setting_words,
                     _compile(setting_words, setting_patterns),
+                    _compile((), ignore),
                 )
             )
         tables[kind] = CategoryTable(kind, tuple(categories))

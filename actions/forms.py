@@ -22,7 +22,7 @@ SKIPPED = ""
 Result = dict[str, Any]
 
 SOFT_INTERRUPTIONS = frozenset(
-    {"out_of_scope", "nonsense", "bot_challenge", "privacy", "ask_my_data"}
+    {"out_of_scope", "ask_about_service", "nonsense", "bot_challenge", "privacy", "ask_my_data"}
 )
 """Interruptions that give way when the same answer is sent again: never a dead end.
 
@@ -84,6 +84,11 @@ def is_new_answer(tracker: Tracker, slot: str, value: Any) -> bool:
     say to the young person should only be said once.
     """
     return tracker.get_slot("requested_slot") == slot and latest_text(tracker) == value
+
+
+def _said_by_bot(tracker: Tracker, text: str) -> bool:
+    """True when the bot has already sent this exact text in the conversation."""
+    return any(e.get("event") == "bot" and e.get("text") == text for e in tracker.events)
 
 
 class _Validation(FormValidationAction):
@@ -161,6 +166,13 @@ class ValidateReferralForm(_Validation):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Result:
         age = value if isinstance(value, int) else answers.parse_age(str(value))
+        years = None if age is not None else answers.school_year_ages(str(value))
+        if years is not None:
+            question = texts.school_year_ages(*years)
+            if not _said_by_bot(tracker, question):
+                dispatcher.utter_message(text=question)
+                return {"age": None}
+            age = years[0]  # the school year again: the younger of its two ages
         if age is None:
             dispatcher.utter_message(text=texts.NUDGE_AGE)
             return {"age": None}
@@ -172,6 +184,8 @@ class ValidateReferralForm(_Validation):
     def validate_preferred_name(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Result:
+        if value == SKIPPED:  # skipped earlier: validated again when a form resumes
+            return {"preferred_name": SKIPPED}
         text = self._answer("preferred_name", value, tracker)
         if text is None:
             return {"preferred_name": None}
@@ -194,6 +208,8 @@ class ValidateReferralForm(_Validation):
     def validate_pronouns(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Result:
+        if value == SKIPPED:
+            return {"pronouns": SKIPPED}  # skipped earlier: validated again on resuming
         text = self._answer("pronouns", value, tracker)
         if text is None:
             return {"pronouns": None}
@@ -245,12 +261,20 @@ class ValidateReferralForm(_Validation):
     def validate_area(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Result:
+        if value == SKIPPED:
+            return {"area": SKIPPED}  # skipped earlier: validated again on resuming
         text = self._answer("area", value, tracker)
         if text is None:
             return {"area": None}
         if answers.is_skip(text, latest_intent(tracker)):
             return {"area": SKIPPED}
         read = answers.read_area(text)
+        if read.area is None and (
+            _said_by_bot(tracker, texts.NUDGE_AREA) or _said_by_bot(tracker, texts.NUDGE_ADDRESS)
+        ):
+            # The question is optional: a second answer we cannot read moves on, not round again.
+            dispatcher.utter_message(text=texts.AREA_LEFT_OUT)
+            return {"area": SKIPPED}
         if read.area is None:
             dispatcher.utter_message(text=texts.NUDGE_ADDRESS if read.trimmed else texts.NUDGE_AREA)
         elif read.trimmed and is_new_answer(tracker, "area", text):

@@ -11,7 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import texts, tracker_erasure
-from actions.conversation import REFERRAL_SLOTS, clear, draft_from
+from actions.conversation import REFERRAL_SLOTS, clear, draft_from, latest_text, pending_question
 from actions.handoff import HandoffClient, HandoffError
 from actions.referral import Draft, InvalidReferral
 from actions.settings import current
@@ -20,6 +20,7 @@ from actions.submission import new_referral_id, send_referral
 logger = logging.getLogger(__name__)
 
 Events = list[dict[str, Any]]
+FREE_TEXT = ("concerns", "interests", "what_matters")
 
 
 def _in_progress(tracker: Tracker) -> bool:
@@ -107,8 +108,23 @@ class ActionHumanHandoff(Action):
         if not sent:
             dispatcher.utter_message(text=texts.PERSON_FAILED)
             return events
-        dispatcher.utter_message(text=texts.PERSON_REQUESTED)
-        return [*events, SlotSet("asked_for_person", True)]
+        early = tracker.get_slot("consent") is not True and not completed
+        dispatcher.utter_message(
+            text=texts.PERSON_REQUESTED_EARLY if early else texts.PERSON_REQUESTED
+        )
+        return [*events, SlotSet("asked_for_person", True), *_kept_as_answer(tracker)]
+
+
+def _kept_as_answer(tracker: Tracker) -> Events:
+    """The request as the answer to an open question it also answers: "someone to talk to" is
+    what matters to them; and once they have asked, the same words again are their answer,
+    not a question asked again and again."""
+    pending = pending_question(tracker)
+    if pending not in FREE_TEXT or tracker.get_slot(pending):
+        return []
+    if pending == "what_matters" or tracker.get_slot("asked_for_person") is True:
+        return [SlotSet(pending, latest_text(tracker))]
+    return []
 
 
 class ActionAfterSafetyCheck(Action):

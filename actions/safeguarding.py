@@ -75,14 +75,17 @@ class ActionSafeguardingReply(Action):
             ",".join(summary.categories),
             bool(disclosure and disclosure.gateway_replied),
         )
+        pending = pending_question(tracker)
+        # Told in answer to "are you safe right now?" (or "keep going?"), it is not a yes: the
+        # check goes on from "if you're not safe...", not from the same question again.
+        in_check = pending in ("safe_now", "keep_going")
         events = [
             SlotSet("sg_severity", summary.highest_severity),
             SlotSet("sg_categories", list(summary.categories)),
             SlotSet("sg_escalation_ids", list(summary.escalation_ids)),
-            SlotSet("safe_now", None),
+            SlotSet("safe_now", False if in_check else None),
             SlotSet("keep_going", None),
         ]
-        pending = pending_question(tracker)
         if pending in KEPT_AS_ANSWER and not tracker.get_slot(pending):
             events.append(SlotSet(pending, text))
         return events

@@ -13,6 +13,10 @@ NUDGE_NAME = "Just a first name or nickname is fine, or say skip."
 NUDGE_AREA = (
     "Sorry, I didn't get that. Just the town, or the first part of your postcode (like LS7)."
 )
+AREA_LEFT_OUT = (
+    "No problem, I'll leave the area out. The link worker can ask you about it when they get in "
+    "touch."
+)
 NUDGE_ADDRESS = (
     "Please don't send your street or house number. Just the town, or the first part of your "
     "postcode (like LS7), is plenty."
@@ -29,6 +33,11 @@ DELETE_NUDGE = "Sorry, I didn't catch that. Reply YES to delete or NO to keep it
 PERSON_REQUESTED = (
     "OK. I've asked a link worker to get in touch with you as soon as they can (usually the next "
     "working day). They'll see what you've told me so far. If you need help right now, text HELP."
+)
+PERSON_REQUESTED_EARLY = (
+    "OK. I've asked a link worker to get in touch with you as soon as they can (usually the next "
+    "working day). While you wait, I can ask a few quick questions so they know how best to help "
+    "and how to reach you safely. If you need help right now, text HELP."
 )
 PERSON_FAILED = (
     "Sorry, I couldn't reach the team just now. Please ask again in a few minutes. If you need "
@@ -139,3 +148,8 @@ def what_we_hold(draft: Draft, *, sent: bool, data_requests_contact: str) -> str
     lines.append("Any safety worries are kept by our safeguarding team.")
     lines.append(f"To get all of it, {data_requests_contact.strip().rstrip('.')}.")
     return " ".join(lines)
+
+
+def school_year_ages(younger: int, older: int) -> str:
+    """Asked when they give a school year instead of an age ("year 9")."""
+    return f"Thanks! So are you {younger} or {older}?"

@@ -27,11 +27,12 @@ from bot.ranking import Intent, promote, without
 
 INTERRUPTIONS = (
     "get_help", "stop", "delete_data", "start_over", "human_handoff", "privacy", "ask_my_data",
-    "bot_challenge", "out_of_scope", "nonsense", "goodbye",
+    "bot_challenge", "out_of_scope", "ask_about_service", "nonsense", "goodbye",
 )  # fmt: skip
-# Also held to its own words, though a form may take it as an answer: a greeting ("Kit (he/they)"
-# read as "hi" was asked for again and again).
-GIVE_WAY = (*INTERRUPTIONS, "greet")
+# Also held to their own words, though a form may take them as an answer: a greeting ("Kit
+# (he/they)" read as "hi" was asked for again and again) and thanks ("tuesdays or thursdays"
+# read as thanks answered nothing, so the question came back).
+GIVE_WAY = (*INTERRUPTIONS, "greet", "thanks")
 
 
 def guard(

@@ -49,9 +49,23 @@ NOT_A_COMMAND = {
         r"|messag|contact|send|sending|talking to me|replying)[a-z]+ing\b"
         r"|\bstop\s+(?:the|my|these|them|him|her|people|being|feeling)\s+(?!messag|texts?\b|"
         r"chat\b|contact|notification|reminder)[a-z]+"
+        # "i want the group chat to stop", "need the bullying to stop": something else stopping.
+        r"|\b(?:the|my|his|her|their|our|these|those|that)\s+(?!(?:\w+\s+){0,2}?"
+        r"(?:messages?|texts?|texting|notifications?|reminders?|bot|you|u)\b)"
+        r"(?:(?!to\b)\w+\s+){0,2}?(?!to\b|(?<!group\s)chat\b|convo\b|conversation\b)\w+\s+"
+        r"(?:to\s+)?stop\b"
+        # "it stopping", "the bullying stopping": what they want, not a command.
+        r"|\b(?:it|them|that|this|everything|people|him|her|they|the \w+)\s+(?:all\s+)?stopping\b"
         # "make it stop", "i want it all to stop": what is happening to them, not the messages.
         r"|\b(?:make|makes|making|wish|want|wanna|need|help|get)\s+(?:it|this|them|him|her|"
-        r"everything|things|it all|the \w+)\s+(?:all\s+)?(?:to\s+)?stop\b",
+        r"everything|things|it all|the (?!messages?\b|texts?\b|texting\b|chat\b)\w+)"
+        r"\s+(?:all\s+)?(?:to\s+)?stop\b",
+        re.IGNORECASE,
+    ),
+    # "umm ok", "hmm yeah": a hesitant answer, not keyboard mash.
+    "nonsense": re.compile(
+        r"\b(?:ok|okay|okie|k|kk|yes|yeah|yea|yep|yup|ye|yh|yeh|aye|sure|fine|alright|no|nah|nope"
+        r"|na|skip|maybe|dunno)\b",
         re.IGNORECASE,
     ),
     # "i need help with my anger", "help making friends": what is going on, not HELP.
@@ -96,6 +110,10 @@ SHAPES = {
         r"|agent)\b",
         re.IGNORECASE,
     ),
+    "thanks": re.compile(
+        r"\b(?:thank\w*|thx|thnx|ta|ty+|tysm|cheers|appreciate\w*|nice one)\b|\u2764|\U0001f64f",
+        re.IGNORECASE,
+    ),
     "goodbye": re.compile(
         r"\b(?:bye+|goodbye|good bye|see ya|see you|cya|ttyl|gtg|g2g|(?:got|gotta|have|need)"
         r" to go|gotta (?:go|dash)|going now|laters|later|night|nite|goodnight|gn|speak soon"
@@ -123,10 +141,30 @@ SHAPES = {
         r"|(?:number|line) (?:to|i can|for)|what number|call|ring|phone|someone|asap|now)\b",
         re.IGNORECASE,
     ),
+    # About what we hold on them: "know" or "got" alone ("i dont know what id say", "got
+    # bullied") is not that; "about me", "on me", saving, data or a copy is.
     "ask_my_data": re.compile(
-        r"\b(?:know|knw|have|got|hold|saved?|stored?|keep (?:my|what)|kept|data|info\w*|details"
-        r"|copy|remember"
-        r"|written|told you|see what|show me)\b",
+        r"\b(?:(?:know|knw|have|got|hold|held|saved?|stored?|kept|written|remember)\w*"
+        r" (?:\w+ )?(?:about|bout|on|of) me|what (?:do|did|have) (?:you|u|ya) (?:\w+ )?(?:know|have"
+        r"|got|hold|save|saved|store|stored|keep|kept|remember|written)|saved?|stored?"
+        r"|keep (?:my|what)|kept|data|info\w*|details|copy|remember|written|told you so far"
+        r"|see what|show me|have (?:you|u) got|what youve got)\b",
+        re.IGNORECASE,
+    ),
+    # About privacy: "my mum wants me to do this" read as PRIVACY is the start of a referral.
+    "privacy": re.compile(
+        r"\b(?:privacy|private|confidential\w*|anonymous|secret|data|info\w*|sees?|see|read"
+        r"|reads|share|shared|pass (?:this|it|that) on|tell|find out|protect\w*|held|hold|safe"
+        r"|rights|used for|happens to|do with)\b",
+        re.IGNORECASE,
+    ),
+    # About the service: what a link worker is, what it costs, what happens next.
+    "ask_about_service": re.compile(
+        r"\b(?:link ?workers?|youth ?link|what (?:even )?is (?:this|it)|this (?:service|for)"
+        r"|service|free|cost\w*|pay|how long|get in touch|contact me"
+        r"|happens? (?:next|after|then|now)|how does (?:this|it)|help (?:me )?(?:with|find)"
+        r"|find (?:me )?(?:a|some|stuff|something)|club|do you (?:\w+ )?do"
+        r"|counsell\w*|therapy|social worker|meet|have to|would i)\b",
         re.IGNORECASE,
     ),
     # Off-topic requests are asked for: a question, or something asked of the bot. An answer

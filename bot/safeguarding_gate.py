@@ -21,12 +21,15 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 import safeguarding_rules
+from bot.intent_guard import GIVE_WAY, guard
 from bot.ranking import Intent, promote, without
 from youthlink.config import Settings
 
 logger = logging.getLogger(__name__)
 
 DISCLOSURE = "safeguarding_disclosure"
+MIN_CONFIDENCE = 0.4
+"""As the intent guard's `min_confidence` in config.yml."""
 OUTPUT_KEY = "safeguarding"
 """Parse-data key with what was found; the actions read it from the latest message."""
 
@@ -85,14 +88,26 @@ def gate(
     intent: Mapping[str, Any] | None,
     ranking: Sequence[Mapping[str, Any]],
     finding: Finding | None,
+    text: str = "",
+    min_confidence: float = MIN_CONFIDENCE,
 ) -> tuple[Intent | None, list[Intent]]:
-    """Disclosure first at confidence 1.0 when found; otherwise the intent is never a disclosure."""
+    """Disclosure first at confidence 1.0 when found; otherwise the intent is never a disclosure.
+
+    A dropped disclosure guess leaves the classifier's odds among the other intents (rescaled to
+    sum as before), held to the intent guard's rules: a story of being bullied that the
+    classifier read as a disclosure first and "what do you know about me?" second is an answer.
+    """
     if finding is not None:
         return {"name": DISCLOSURE, "confidence": 1.0}, promote(ranking, DISCLOSURE, 1.0)
     if not intent or intent.get("name") != DISCLOSURE:
         return (dict(intent) if intent else None), [dict(r) for r in ranking]
     others = without(ranking, {DISCLOSURE})
-    return (others[0] if others else None), others
+    if not others:
+        return None, others
+    rest = sum(float(r.get("confidence") or 0.0) for r in others)
+    if rest > 0:
+        others = [{**r, "confidence": float(r.get("confidence") or 0.0) / rest} for r in others]
+    return guard(text, others[0], others, GIVE_WAY, min_confidence)
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
@@ -132,7 +147,10 @@ class SafeguardingGate(GraphComponent, IntentClassifier):
                 verdict = safeguarding_rules.screen(message.get("text") or "")
                 finding = from_rules(verdict, self._threshold)
             intent, ranking = gate(
-                message.get("intent"), message.get("intent_ranking") or [], finding
+                message.get("intent"),
+                message.get("intent_ranking") or [],
+                finding,
+                message.get("text") or "",
             )
             if intent is not None:
                 message.set("intent", intent, add_to_output=True)

@@ -161,7 +161,10 @@ def test_names_as_fresh_answers_gave_them(text: str, name: str, pronouns: str | 
     assert answers.read_name(text) == answers.NameAnswer(name, pronouns)
 
 
-@pytest.mark.parametrize("text", ["i guess", "i think so?", "ok i guess", "guess so"])
+@pytest.mark.parametrize(
+    "text",
+    ["i guess", "i think so?", "ok i guess", "guess so", "umm ok", "erm yeah", "oh go on then"],
+)
 def test_hesitant_yes(text: str) -> None:
     assert answers.yes_no(text) is True
 
@@ -189,3 +192,52 @@ def test_contact_by_message_only_is_contact_here(text: str, expected: bool) -> N
 )  # fmt: skip
 def test_a_town_with_its_postcode_district_keeps_both(text: str, area: str, trimmed: bool) -> None:
     assert answers.read_area(text) == answers.AreaAnswer(area, trimmed=trimmed)
+
+
+@pytest.mark.parametrize("text", ["umm no", "erm nah", "hmm no thanks", "lol no"])
+def test_hesitant_no(text: str) -> None:
+    assert answers.yes_no(text) is False
+
+
+@pytest.mark.parametrize("text", ["umm", "hmm", "erm"])
+def test_a_hesitation_alone_is_neither(text: str) -> None:
+    assert answers.yes_no(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "ages"),
+    [("year 9", (13, 14)), ("im in year 12", (16, 17)), ("yr 7", (11, 12)), ("S3", (13, 14)),
+     ("15", None), ("im 15, year 10", None), ("year 1", None)],
+)  # fmt: skip
+def test_school_years_give_their_two_ages(text: str, ages: tuple[int, int] | None) -> None:
+    assert answers.school_year_ages(text) == ages
+
+
+@pytest.mark.parametrize(
+    ("text", "area"),
+    [("BD3 area", "BD3"), ("Leeds innit", "Leeds"), ("just Leeds", "Leeds"),
+     ("14 Ashfield Road, Southall, UB1 3... wait you said not full address. just Southall",
+      "Southall")],
+)  # fmt: skip
+def test_areas_as_fresh_answers_gave_them(text: str, area: str) -> None:
+    assert answers.read_area(text).area == area
+
+
+@pytest.mark.parametrize(
+    "text", ["dont really want to say", "i dont want to share that", "id rather not say tbh"]
+)
+def test_not_wanting_to_say_is_a_skip(text: str) -> None:
+    assert answers.is_skip(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["grand", "Looks right, thank you", "go for it", "i dont really know what id say. but ok yeah",
+     "what happens to what i say? ...ok yeah fine"],
+)
+def test_yes_as_fresh_answers_gave_it(text: str) -> None:
+    assert answers.yes_no(text) is True
+
+
+def test_text_first_is_contact_by_message() -> None:
+    assert answers.messages_only("text first please, i dont answer unknown numbers")

@@ -143,6 +143,28 @@ def test_patterns_share_terms_and_an_unknown_term_is_refused() -> None:
         parse_tables(data)
 
 
+def test_ignored_phrases_are_blanked_before_the_words_are_looked_for() -> None:
+    data: dict[str, Any] = {
+        "ignore": {"interests": [r"\bused to like [a-z]+ but not anymore\b"]},
+        "concerns": {
+            "substance_use": {"words": ["drinking"], "ignore": [r"\bmums drinking\b"]},
+            "family": {"words": ["mum"]},
+            "other_concern": {},
+        },
+        "interests": {"sport_fitness": {"words": ["football"]}, "other_interest": {}},
+    }
+    tables = parse_tables(data)
+    # Only for the category that ignores the phrase: the mum is still family.
+    assert tables["concerns"].match("mums drinking again") == ("family",)
+    assert tables["concerns"].match("mums drinking and im drinking too") == (
+        "substance_use",
+        "family",
+    )
+    # The kind's own ignore holds for all its categories.
+    assert tables["interests"].match("used to like football but not anymore") == ("other_interest",)
+    assert tables["interests"].match("football") == ("sport_fitness",)
+
+
 def _cases(*names: str) -> dict[str, list[dict[str, Any]]]:
     cases: dict[str, list[dict[str, Any]]] = {kind: [] for kind in KINDS}
     for name in names:

@@ -9,6 +9,7 @@ import pytest
 import yaml
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions import texts
 from actions.forms import (
     ValidateDeleteForm,
     ValidateReferralForm,
@@ -39,10 +40,12 @@ async def answer(
     slots: dict[str, Any] | None = None,
     action: Any = None,
     previous: str | None = None,
+    bot_said: tuple[str, ...] = (),
     **message: Any,
 ) -> tuple[dict[str, Any], list[str]]:
     """Answer the question for `asked` with `text`; the slot events and what the bot said."""
     events: list[dict[str, Any]] = [{"event": "slot", "name": "requested_slot", "value": asked}]
+    events += [{"event": "bot", "text": said} for said in bot_said]
     if previous is not None:
         events.append({"event": "user", "text": previous})
     events.append({"event": "user", "text": text})
@@ -260,3 +263,33 @@ async def test_answers_given_earlier_survive_a_resume_after_a_greeting() -> None
     assert (slots["preferred_name"], slots["area"]) == ("Jo", "LS7")
     assert slots["requested_slot"] == "concerns"
     assert dispatcher.messages == []
+
+
+async def test_an_area_we_cannot_read_twice_is_left_out_not_asked_again() -> None:
+    """The area is optional: "the one near the retail park" once gets a nudge, a second answer
+    we cannot read moves on."""
+    unanswered = {**ANSWERED, "area": None}
+    slots, said = await answer("the one near the retail park lol", "area", slots=unanswered)
+    assert slots["area"] is None and said == [texts.NUDGE_AREA]
+    slots, said = await answer(
+        "the one near the retail park lol", "area", slots=unanswered, bot_said=(texts.NUDGE_AREA,)
+    )
+    assert slots["area"] == "" and said[0] == texts.AREA_LEFT_OUT
+    assert slots["requested_slot"] != "area"
+
+
+async def test_a_school_year_is_asked_as_an_age_then_taken_as_its_younger_age() -> None:
+    slots, said = await answer("im in year 9", "age", slots={"consent": True})
+    assert slots["age"] is None and said == [texts.school_year_ages(13, 14)]
+    asked = tuple(said)
+    slots, _ = await answer("14", "age", slots={"consent": True}, bot_said=asked)
+    assert slots["age"] == 14 and slots["age_band"] == "13_15"
+    slots, _ = await answer("year 9", "age", slots={"consent": True}, bot_said=asked)
+    assert slots["age"] == 13 and slots["age_band"] == "13_15"
+
+
+@pytest.mark.parametrize("slot", ["preferred_name", "pronouns", "area"])
+async def test_a_skipped_answer_stays_skipped_when_the_form_resumes(slot: str) -> None:
+    """After a safety check the form validates its answers again: a skip is not asked again."""
+    slots, said = await answer("", slot, slots={**ANSWERED, slot: ""})
+    assert slots[slot] == "" and said == []

@@ -126,6 +126,51 @@ async def test_asking_for_a_person_sends_what_is_known_flagged(handoff: FakeHand
     assert "link worker" in said[0]
 
 
+async def test_asking_for_a_person_first_offers_the_referral_while_they_wait(
+    handoff: FakeHandoff,
+) -> None:
+    tracker = tracker_from_json(
+        "new_conversation", latest_message=user_said("can i talk to someone")
+    )
+    slots, said = await run(routing.ActionHumanHandoff(), tracker)
+    assert len(handoff.requests) == 1 and slots["asked_for_person"] is True
+    assert "While you wait" in said[0]
+
+
+def _asking(slot: str, text: str, **slots: Any) -> Any:
+    events = [
+        {"event": "slot", "name": "requested_slot", "value": slot},
+        {"event": "user", "text": text},
+    ]
+    return tracker_from_json(
+        "new_conversation",
+        slots={"consent": True, "age": 15, "age_band": "13_15", "requested_slot": slot, **slots},
+        events=events,
+        latest_message=user_said(text, "human_handoff"),
+    )
+
+
+async def test_someone_to_talk_to_is_also_what_matters_to_them(handoff: FakeHandoff) -> None:
+    slots, said = await run(
+        routing.ActionHumanHandoff(), _asking("what_matters", "someone to talk to")
+    )
+    assert slots["what_matters"] == "someone to talk to" and slots["asked_for_person"] is True
+    assert "While you wait" not in said[0]
+
+
+async def test_asking_again_for_a_person_answers_the_open_question(handoff: FakeHandoff) -> None:
+    """Once they have asked, the same words again are the answer, not the question again."""
+    first, _ = await run(
+        routing.ActionHumanHandoff(), _asking("concerns", "i need someone to talk to")
+    )
+    assert "concerns" not in first
+    again, _ = await run(
+        routing.ActionHumanHandoff(),
+        _asking("concerns", "i need someone to talk to", asked_for_person=True),
+    )
+    assert again["concerns"] == "i need someone to talk to"
+
+
 @pytest.mark.parametrize(
     ("slots", "outcome"),
     [({"consent": False}, "declined"), ({"age_band": "under_11"}, "too_young"),

@@ -113,3 +113,22 @@ async def test_a_disclosure_given_as_what_they_enjoy_is_kept_as_that_answer() ->
     events_out = await ActionSafeguardingReply().run(CollectingDispatcher(), tracker, {})
     slots = {e["name"]: e["value"] for e in events_out if e["event"] == "slot"}
     assert slots["interests"] == text
+
+
+async def test_a_disclosure_in_answer_to_are_you_safe_is_not_asked_again() -> None:
+    """Answering "are you safe right now?" with more of what is happening ("hes at work now. i
+    dont want to go home later") is not a yes: the check goes on, not round the same question."""
+    text = "hes at work now. i dont want to go home later"
+    tracker = tracker_from_json(
+        "new_conversation",
+        slots={"consent": True, "age_band": "13_15", "concerns": DISCLOSURE},
+        latest_message=user_said(text, "safeguarding_disclosure"),
+        events=[
+            {"event": "slot", "name": "requested_slot", "value": "safe_now"},
+            {"event": "action", "name": "action_listen"},
+            {"event": "user", "text": text},
+        ],
+    )
+    events = await ActionSafeguardingReply().run(CollectingDispatcher(), tracker, {})
+    slots = {e["name"]: e["value"] for e in events if e["event"] == "slot"}
+    assert slots["safe_now"] is False and slots["keep_going"] is None

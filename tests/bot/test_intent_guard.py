@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
+import yaml
 
 from bot.intent_guard import GIVE_WAY, INTERRUPTIONS, guard
 from bot.keywords import certain_intent, is_gibberish
 
 pytestmark = [pytest.mark.unit, pytest.mark.rasa]
+
+REPO = Path(__file__).resolve().parents[2]
+ANNOTATION = re.compile(r"\[([^\]]*)\](?:\([^)]*\)|\{[^}]*\})")  # [text](entity) -> text
 
 
 def ranking(*pairs: tuple[str, float]) -> list[dict]:
@@ -115,7 +122,13 @@ def test_questions_about_privacy_stand(text: str) -> None:
      ("make it stop", "stop"), ("i just want it all to stop", "stop"),
      ("when the girls are at school, like 10-2", "out_of_scope"),
      ("what matters is my little brother", "out_of_scope"), ("yes its my number", "get_help"),
-     ("theres girls in my year who keep sending stuff about me", "ask_my_data")],
+     ("theres girls in my year who keep sending stuff about me", "ask_my_data"),
+     ("the group chat to stop", "stop"), ("i need the bullying to stop", "stop"),
+     ("i want my mum to stop shouting", "stop"), ("tuesdays or thursdays", "thanks"),
+     ("umm ok", "nonsense"), ("hmm yeah", "nonsense"), ("it stopping", "stop"),
+     ("i mean... i dont really know what id say. but ok yeah", "ask_my_data"),
+     ("got bullied in year 8 and i still have nightmares", "ask_my_data"),
+     ("my mum wants me to do this", "privacy")],
 )  # fmt: skip
 def test_a_confident_guess_that_says_nothing_of_its_kind_gives_way(text: str, guess: str) -> None:
     """Answers real young people gave to the bot's questions, read by the classifier as STOP,
@@ -131,8 +144,35 @@ def test_a_confident_guess_that_says_nothing_of_its_kind_gives_way(text: str, gu
      ("gtg", "goodbye"), ("hiya", "greet"), ("can i talk to someone", "human_handoff"),
      ("whats the weather like", "out_of_scope"), ("can you do my homework", "out_of_scope"),
      ("are you a real person", "bot_challenge"), ("forget everything i said", "delete_data"),
-     ("can we start again", "start_over")],
+     ("can we start again", "start_over"), ("i want these texts to stop", "stop"),
+     ("make the messages stop", "stop"), ("i want the chat to stop", "stop"),
+     ("cheers", "thanks"), ("ta x", "thanks"), ("ermmm", "nonsense")],
 )  # fmt: skip
 def test_an_interruption_in_its_own_words_stands(text: str, intent: str) -> None:
     ranked = ranking((intent, 0.9), ("inform", 0.05))
     assert guard(text, ranked[0], ranked, GIVE_WAY, 0.4)[0] == ranked[0]
+
+
+def _nlu_examples() -> list[tuple[str, str]]:
+    examples = []
+    for path in sorted((REPO / "nlu").glob("*.yml")):
+        for item in yaml.safe_load(path.read_text(encoding="utf-8")).get("nlu", []):
+            if item.get("intent") not in GIVE_WAY:
+                continue
+            for line in str(item["examples"]).splitlines():
+                if line.startswith("- "):
+                    examples.append((item["intent"], ANNOTATION.sub(r"\1", line[2:])))
+    return examples
+
+
+def test_every_training_example_of_a_guarded_intent_stands() -> None:
+    """The guard's word lists hold every way the training data says each of these intents:
+    a confident guess on one of them is never made to give way."""
+    examples = _nlu_examples()
+    assert len(examples) > 500
+    dropped = []
+    for intent, text in examples:
+        ranked = ranking((intent, 0.9), ("inform", 0.05))
+        if guard(text, ranked[0], ranked, GIVE_WAY, 0.4)[0]["name"] != intent:
+            dropped.append((intent, text))
+    assert dropped == []

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import yaml
 from rasa.shared.nlu.training_data.message import Message
 
 import safeguarding_rules
-from bot.safeguarding_gate import DISCLOSURE, Finding, SafeguardingGate, from_gateway, gate
+from bot.safeguarding_gate import (
+    DISCLOSURE,
+    MIN_CONFIDENCE,
+    Finding,
+    SafeguardingGate,
+    from_gateway,
+    gate,
+)
 
 pytestmark = [pytest.mark.unit, pytest.mark.rasa]
+
+REPO = Path(__file__).resolve().parents[2]
 
 RANKING = [{"name": "inform", "confidence": 0.6}, {"name": "affirm", "confidence": 0.3}]
 
@@ -45,7 +57,7 @@ def test_a_finding_puts_the_disclosure_first_at_full_confidence() -> None:
 def test_a_classifier_guess_of_disclosure_without_the_rules_is_dropped() -> None:
     guessed = [{"name": DISCLOSURE, "confidence": 0.4}, *RANKING]
     intent, ranking = gate(guessed[0], guessed, None)
-    assert intent == RANKING[0]
+    assert intent == {"name": "inform", "confidence": pytest.approx(0.6 / 0.9)}
     assert DISCLOSURE not in [r["name"] for r in ranking]
 
 
@@ -73,3 +85,29 @@ def test_ordinary_messages_pass_unchanged(text: str) -> None:
     (parsed,) = SafeguardingGate(threshold=4).process([message(text)])
     assert parsed.get("intent")["name"] == "inform"
     assert parsed.get("safeguarding") is None
+
+
+def test_a_dropped_disclosure_guess_leaves_no_unearned_interruption() -> None:
+    """A bullying story the classifier read as a disclosure first and "what do you know about
+    me?" second is the answer, not a question about their data."""
+    text = "someone made a group chat about me and everyone in my class was laughing at me"
+    guessed = [{"name": DISCLOSURE, "confidence": 0.8}, {"name": "ask_my_data", "confidence": 0.17},
+               {"name": "inform", "confidence": 0.03}]  # fmt: skip
+    intent, ranking = gate(guessed[0], guessed, None, text)
+    assert intent is not None and intent["name"] == "inform"
+    assert DISCLOSURE not in [r["name"] for r in ranking]
+
+
+def test_a_dropped_disclosure_guess_keeps_an_interruption_in_its_own_words() -> None:
+    guessed = [{"name": DISCLOSURE, "confidence": 0.6},
+               {"name": "human_handoff", "confidence": 0.3},
+               {"name": "inform", "confidence": 0.1}]  # fmt: skip
+    intent, _ = gate(guessed[0], guessed, None, "can i talk to a real person")
+    assert intent is not None and intent["name"] == "human_handoff"
+    assert intent["confidence"] == pytest.approx(0.75)
+
+
+def test_the_gate_holds_interruptions_to_the_guards_confidence() -> None:
+    config = yaml.safe_load((REPO / "config.yml").read_text(encoding="utf-8"))
+    (guard_config,) = [c for c in config["pipeline"] if c["name"].endswith("IntentGuard")]
+    assert guard_config["min_confidence"] == MIN_CONFIDENCE
