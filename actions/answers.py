@@ -496,6 +496,14 @@ def read_goals(text: str) -> list[str]:
     return [g[:300] for g in goals[:3]]
 
 
+# "afternoon", "evening": a greeting on its own, but an answer to "when's best?".
+TIME_WORDS = re.compile(
+    r"\b(?:morning|afternoon|evening|night|weekend|weekday|day|lunch|after|before|am|pm"
+    r"|mon|tue|wed|thu|fri|sat|sun)\w*|\d",
+    re.IGNORECASE,
+)
+
+
 def is_filler(text: str, intent: str | None) -> bool:
     """A greeting or thanks on its own, which answers no question."""
     return intent in ("greet", "thanks", "goodbye") and len(normalise(text).split()) <= 3

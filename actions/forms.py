@@ -145,7 +145,11 @@ class ValidateReferralForm(_Validation):
         """The text answer, or None when they just sent a greeting or thanks on its own."""
         if not isinstance(value, str):
             return None
-        if is_new_answer(tracker, slot, value) and answers.is_filler(value, latest_intent(tracker)):
+        if (
+            is_new_answer(tracker, slot, value)
+            and answers.is_filler(value, latest_intent(tracker))
+            and not (slot == "best_times" and answers.TIME_WORDS.search(value))
+        ):
             return None
         return value
 

@@ -293,3 +293,11 @@ async def test_a_skipped_answer_stays_skipped_when_the_form_resumes(slot: str) -
     """After a safety check the form validates its answers again: a skip is not asked again."""
     slots, said = await answer("", slot, slots={**ANSWERED, slot: ""})
     assert slots[slot] == "" and said == []
+
+
+@pytest.mark.parametrize("text", ["afternoon", "evening", "mornings"])
+async def test_a_time_of_day_is_an_answer_to_when_not_a_greeting(text: str) -> None:
+    slots, _ = await answer(
+        text, "best_times", intent="greet", slots={**ANSWERED, "best_times": None}
+    )
+    assert slots["best_times"] == text
