@@ -161,8 +161,9 @@ SHAPES = {
     # About the service: what a link worker is, what it costs, what happens next.
     "ask_about_service": re.compile(
         r"\b(?:link ?workers?|youth ?link|what (?:even )?is (?:this|it)|this (?:service|for)"
-        r"|service|free|cost\w*|pay|how long|get in touch|contact me"
-        r"|happens? (?:next|after|then|now)|how does (?:this|it)|help (?:me )?(?:with|find)"
+        r"|service|free|cost\w*|pay|fee|how long|get in touch|contact me|hear back"
+        r"|get out of (?:this|it)|referral|camhs|happens? (?:next|after|then|now|once|when)"
+        r"|how does (?:this|it)|help (?:me )?(?:with|find)"
         r"|find (?:me )?(?:a|some|stuff|something)|club|do you (?:\w+ )?do"
         r"|counsell\w*|therapy|social worker|meet|have to|would i)\b",
         re.IGNORECASE,
