@@ -285,10 +285,26 @@ def yes_no(text: str, intent: str | None = None) -> bool | None:
     clauses = [c.strip() for c in CLAUSE_BREAK.split(text.strip().lower()) if normalise(c)]
     if len(clauses) > 1:
         return yes_no(clauses[-1], intent)
+    # "she said its ok", "im fine to go ahead": a yes said last, with no "not" or "dont" in it.
+    if not NEGATION.search(normalised) and (
+        (tokens and tokens[-1] in YES_WORDS and len(tokens) <= 6)
+        or any(normalised.endswith(normalise(p)) for p in YES_PHRASES if normalise(p))
+        or YES_SAID.search(normalised)
+    ):
+        return True
     return {"affirm": True, "deny": False}.get(intent or "")
 
 
-CLAUSE_BREAK = re.compile(r"[?.!…]+|\bbut\b")
+CLAUSE_BREAK = re.compile(r"[?.!…,;]+|\bbut\b")
+NEGATION = re.compile(
+    r"\b(?:not|no|dont|do not|never|cant|cannot|wont|isnt|aint|nah|nope|rather|if|whether|idk"
+    r"|dunno|unsure|maybe|might)\b"
+)
+YES_SAID = re.compile(
+    r"\b(?:(?:im|i am) (?:happy|fine|ok|okay|good|down)(?: (?:with|to|for))?|happy to"
+    r"|fine (?:with|to|by me)|ok with|okay with|(?:said|says) (?:its|it is|thats|that is|i can)"
+    r"(?: ok| okay| fine| alright)?)\b"
+)
 
 
 _MONTHS = (
@@ -337,6 +353,35 @@ def school_year_ages(text: str) -> tuple[int, int] | None:
         return None
     youngest = int(match.group(1)) + 4 if match.group(1) else int(match.group(2)) + 10
     return youngest, youngest + 1
+
+
+def read_contact_ok(text: str, intent: str | None = None) -> bool | None:
+    """Is it safe and OK to contact them here: True, False (ask another way), or None."""
+    if is_skip(text, intent) or phone_watched(text):
+        return False  # not said to be safe, or someone else reads the phone
+    if messages_only(text):
+        return True
+    return yes_no(text, intent)
+
+
+def answer_within(slot: str, text: str) -> dict[str, object]:
+    """What a message that says more than the question asked ("Bradford, but i dont want to go
+    home tonight...") still answers of it: the slots it fills, or nothing."""
+    if slot == "area":
+        first, *rest = re.split(r"[,.;!?]|\bbut\b|\band\b", text, maxsplit=1)
+        if not rest or len(first.split()) > 3:
+            return {}  # only a place said first and on its own ("Bradford, but...") is the area
+        area = read_area(first).area
+        return {"area": area} if area else {}
+    if slot == "contact_ok":
+        ok = read_contact_ok(text)
+        return {} if ok is None else {"contact_ok": ok}
+    if slot == "age":
+        age = parse_age(text)
+        return {} if age is None or not 5 <= age <= 120 else {"age": age, "age_band": age_band(age)}
+    if slot == "best_times":
+        return {"best_times": text.strip()[:200]}
+    return {}
 
 
 def parse_age(text: str) -> int | None:
@@ -408,6 +453,8 @@ def read_name(text: str) -> NameAnswer:
     rest = PRONOUNS.sub(" ", text)
     rest = re.sub(r"(?:^|[\s,])\d{1,2}(?=$|[\s,.!])", " ", rest)  # "Leo, he/him, 14"
     rest = re.sub(r"[()\[\]]", " ", rest)
+    rest = re.sub(r"\b(?:full stop|comma)\b", " ", rest, flags=re.IGNORECASE)  # dictated
+    rest = re.sub(r"(?:\s+[A-Za-z]\b){2,}[\s.]*$", " ", rest)  # "Callum C A L L U M": spelt out
     previous = None
     while previous != rest:  # "just call me J": one prefix after another
         previous, rest = rest, NAME_PREFIX.sub("", rest.strip())

@@ -290,13 +290,7 @@ class ValidateReferralForm(_Validation):
     ) -> Result:
         if isinstance(value, bool):
             return {"contact_ok": value}
-        if answers.is_skip(str(value), latest_intent(tracker)) or answers.phone_watched(str(value)):
-            # Not said to be safe, or someone else reads the phone: ask about another way.
-            answer: bool | None = False
-        elif answers.messages_only(str(value)):
-            answer = True
-        else:
-            answer = answers.yes_no(str(value), latest_intent(tracker))
+        answer = answers.read_contact_ok(str(value), latest_intent(tracker))
         if answer is None:
             dispatcher.utter_message(text=texts.NUDGE_YES_NO)
         return {"contact_ok": answer}

@@ -11,6 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 import safeguarding_rules
+from actions import answers
 from actions.conversation import (
     latest_disclosure,
     latest_text,
@@ -88,4 +89,8 @@ class ActionSafeguardingReply(Action):
         ]
         if pending in KEPT_AS_ANSWER and not tracker.get_slot(pending):
             events.append(SlotSet(pending, text))
+        elif pending is not None and tracker.get_slot(pending) is None:
+            # "Bradford, but i dont want to go home tonight...": the question is still answered,
+            # so it is not asked again after the safety check (and told again, and again).
+            events += [SlotSet(k, v) for k, v in answers.answer_within(pending, text).items()]
         return events

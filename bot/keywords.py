@@ -183,6 +183,8 @@ SHAPES = {
         re.IGNORECASE,
     ),
 }
+DICTATED = re.compile(r"\b(?:full stop|question mark|exclamation mark|new line)\b", re.IGNORECASE)
+"""Punctuation dictated to voice-to-text and written out as words."""
 _VOWELS = re.compile(r"[aeiouy]")
 _LETTERS = re.compile(r"[a-z]+")
 _REPEAT = re.compile(r"(.)\1{3,}")
@@ -207,6 +209,7 @@ def certain_intent(text: str) -> str | None:
 def not_a_command(intent: str | None, text: str) -> bool:
     """True when a command guess is plainly about their life ("i cant stop crying"), or says
     nothing of that kind at all ("get out more" is not STOP)."""
+    text = DICTATED.sub(" ", text)  # "can you help me please full stop" says no STOP
     pattern = NOT_A_COMMAND.get(intent or "")
     if pattern and pattern.search(text):
         return True

@@ -232,8 +232,13 @@ def test_not_wanting_to_say_is_a_skip(text: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["grand", "Looks right, thank you", "go for it", "i dont really know what id say. but ok yeah",
-     "what happens to what i say? ...ok yeah fine"],
+    [
+        "grand",
+        "Looks right, thank you",
+        "go for it",
+        "i dont really know what id say. but ok yeah",
+        "what happens to what i say? ...ok yeah fine",
+    ],
 )
 def test_yes_as_fresh_answers_gave_it(text: str) -> None:
     assert answers.yes_no(text) is True
@@ -241,3 +246,36 @@ def test_yes_as_fresh_answers_gave_it(text: str) -> None:
 
 def test_text_first_is_contact_by_message() -> None:
     assert answers.messages_only("text first please, i dont answer unknown numbers")
+
+
+@pytest.mark.parametrize(
+    ("text", "meant"),
+    [("Who will be able to see what I write? I'm fine to go ahead either way, yes.", True),
+     ("its my mums phone but she said its ok", True), ("fine by me", True),
+     ("i dont know if thats ok", None), ("idk if its safe", None), ("its not ok", False),
+     ("my mum reads it, no", False), ("yes that's fine full stop", True)],
+)  # fmt: skip
+def test_a_yes_or_no_said_last(text: str, meant: bool | None) -> None:
+    assert answers.yes_no(text) is meant
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [("it's Callum C A L L U M", "Callum"), ("Leah L E A H", "Leah"), ("A J", "A J")],
+)
+def test_a_name_spelt_out_after_it(text: str, name: str) -> None:
+    assert answers.read_name(text).name == name
+
+
+@pytest.mark.parametrize(
+    ("slot", "text", "slots"),
+    [("area", "Bradford, but i dont want to go home tonight. my step dad hits me",
+      {"area": "Bradford"}),
+     ("area", "my dad hits me", {}),
+     ("contact_ok", "No, not really - this is my work phone and my manager can see the messages",
+      {"contact_ok": False}),
+     ("age", "14 and my dad hits me", {"age": 14, "age_band": "13_15"}),
+     ("preferred_name", "Sam. my dad hits me", {})],
+)  # fmt: skip
+def test_what_a_disclosure_still_answers(slot: str, text: str, slots: dict[str, object]) -> None:
+    assert answers.answer_within(slot, text) == slots

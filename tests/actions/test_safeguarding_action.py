@@ -132,3 +132,21 @@ async def test_a_disclosure_in_answer_to_are_you_safe_is_not_asked_again() -> No
     events = await ActionSafeguardingReply().run(CollectingDispatcher(), tracker, {})
     slots = {e["name"]: e["value"] for e in events if e["event"] == "slot"}
     assert slots["safe_now"] is False and slots["keep_going"] is None
+
+
+async def test_a_disclosure_given_with_the_area_keeps_the_area() -> None:
+    """The area is not asked again after the safety check, to be told the same thing again."""
+    text = "Bradford, but i dont want to go home tonight. my step dad hits me when hes drunk"
+    tracker = tracker_from_json(
+        "new_conversation",
+        slots={"consent": True, "age_band": "13_15", "concerns": "exams", "area": None},
+        latest_message=user_said(text, "safeguarding_disclosure"),
+        events=[
+            {"event": "slot", "name": "requested_slot", "value": "area"},
+            {"event": "action", "name": "action_listen"},
+            {"event": "user", "text": text},
+        ],
+    )
+    events = await ActionSafeguardingReply().run(CollectingDispatcher(), tracker, {})
+    slots = {e["name"]: e["value"] for e in events if e["event"] == "slot"}
+    assert slots["area"] == "Bradford"
