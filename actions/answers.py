@@ -135,6 +135,10 @@ PHONE_WATCHED = re.compile(
     r"foster \w+|they|he|she|someone|somebody|people)\b(?: \w+){0,2} (?:checks?|checking|"
     r"reads?|reading|looks? (?:at|through)|going through|goes through|go through|sees?|takes?|"
     r"uses?|shares?)\b(?: \w+){0,2} (?:my )?(?:phone|texts|messages|msgs)\b"
+    # "takes my phone at 9": when they can be reached, not who reads it.
+    r"(?<!takes my phone)(?<!take my phone)(?<!takes the phone)"
+    r"|\b(?:takes?|taking|took) (?:my |the )?phone\b(?! (?:at|away at|off me at|every night|at night"
+    r"|after|before|from|when|overnight|in the evening)\b)"
 )
 UNSURE = frozenset(("not sure", "idk", "dunno", "maybe", "i dont know", "not sure tbh", "hmm"))
 NUMBER_WORDS = {

@@ -279,3 +279,8 @@ def test_a_name_spelt_out_after_it(text: str, name: str) -> None:
 )  # fmt: skip
 def test_what_a_disclosure_still_answers(slot: str, text: str, slots: dict[str, object]) -> None:
     assert answers.answer_within(slot, text) == slots
+
+
+def test_a_phone_taken_away_at_night_still_reaches_them_before() -> None:
+    assert answers.read_contact_ok("yes but my dad takes my phone at 9 so before then") is True
+    assert answers.read_contact_ok("my dad takes my phone") is False
