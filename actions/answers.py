@@ -137,8 +137,8 @@ PHONE_WATCHED = re.compile(
     r"uses?|shares?)\b(?: \w+){0,2} (?:my )?(?:phone|texts|messages|msgs)\b"
     # "takes my phone at 9": when they can be reached, not who reads it.
     r"(?<!takes my phone)(?<!take my phone)(?<!takes the phone)"
-    r"|\b(?:takes?|taking|took) (?:my |the )?phone\b(?! (?:at|away at|off me at|every night|at night"
-    r"|after|before|from|when|overnight|in the evening)\b)"
+    r"|\b(?:takes?|taking|took) (?:my |the )?phone\b(?! (?:at|away at|off me at|every night"
+    r"|at night|after|before|from|when|overnight|in the evening)\b)"
 )
 UNSURE = frozenset(("not sure", "idk", "dunno", "maybe", "i dont know", "not sure tbh", "hmm"))
 NUMBER_WORDS = {
