@@ -189,6 +189,9 @@ NAME_PREFIX = re.compile(
     r"i am|i'm|im|it's|its|it is|just|they call me)\b[\s:,-]*",
     re.IGNORECASE,
 )
+NAME_SUFFIX = re.compile(
+    r"\s+(?:is (?:fine|ok|okay|good|great)|will do|please|pls|thanks|thank you|ta|x+)$", re.IGNORECASE
+)
 CALLED = re.compile(
     r"\b(?:every(?:one|body)|people|they|my (?:mates|friends)|all my mates)\s+(?:just\s+)?"
     r"call(?:s)?\s+(?:me|us)\s+([A-Za-z][\w'-]{0,20})\b",
@@ -463,6 +466,7 @@ def read_name(text: str) -> NameAnswer:
     while previous != rest:  # "just call me J": one prefix after another
         previous, rest = rest, NAME_PREFIX.sub("", rest.strip())
     rest = PRONOUN_TALK.sub("", rest.strip(" ,.!-"))
+    rest = NAME_SUFFIX.sub("", rest.strip(" ,.!-"))  # "Priya is fine."
     rest = re.sub(r"\s+", " ", rest).strip(" ,.!-:;")
     if not rest or len(rest) > 40 or len(rest.split()) > 4 or re.search(r"\d", rest):
         return NameAnswer(None, pronouns)

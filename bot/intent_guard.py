@@ -51,10 +51,12 @@ def guard(
     confident = float(intent.get("confidence") or 0.0) >= min_confidence
     if confident and not not_a_command(intent.get("name"), text):
         return dict(intent), [dict(r) for r in ranking]
-    others = without(ranking, interruptions)
-    if not others:
-        return dict(intent), [dict(r) for r in ranking]
-    best = others[0]
+    others = without(ranking, interruptions) or [
+        # Only interruptions ranked: the next one that stands in its own words, else an answer
+        # (never the one that just gave way: "can you help me please full stop" is not STOP).
+        dict(r) for r in ranking[1:] if not not_a_command(r.get("name"), text)
+    ]
+    best = others[0] if others else {"name": "inform", "confidence": 0.0}
     return best, promote(ranking, best["name"], float(best["confidence"]))
 
 

@@ -176,3 +176,12 @@ def test_every_training_example_of_a_guarded_intent_stands() -> None:
         if guard(text, ranked[0], ranked, GIVE_WAY, 0.4)[0]["name"] != intent:
             dropped.append((intent, text))
     assert dropped == []
+
+
+def test_an_interruption_that_gives_way_among_only_interruptions_is_still_dropped() -> None:
+    """Voice-to-text's "full stop" is not STOP, even when every other guess is an interruption."""
+    text = "hello can you help me please full stop"
+    ranked = ranking(("stop", 0.61), ("get_help", 0.2), ("greet", 0.18))
+    assert guard(text, ranked[0], ranked, GIVE_WAY, 0.4)[0]["name"] == "get_help"
+    ranked = ranking(("stop", 0.61), ("delete_data", 0.3))
+    assert guard(text, ranked[0], ranked, GIVE_WAY, 0.4)[0]["name"] == "inform"
