@@ -190,7 +190,8 @@ NAME_PREFIX = re.compile(
     re.IGNORECASE,
 )
 NAME_SUFFIX = re.compile(
-    r"\s+(?:is (?:fine|ok|okay|good|great)|will do|please|pls|thanks|thank you|ta|x+)$", re.IGNORECASE
+    r"\s+(?:is (?:fine|ok|okay|good|great)|will do|please|pls|thanks|thank you|ta|x+)$",
+    re.IGNORECASE,
 )
 CALLED = re.compile(
     r"\b(?:every(?:one|body)|people|they|my (?:mates|friends)|all my mates)\s+(?:just\s+)?"

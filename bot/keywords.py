@@ -161,7 +161,8 @@ SHAPES = {
     # About the service: what a link worker is, what it costs, what happens next.
     "ask_about_service": re.compile(
         r"\b(?:link ?workers?|youth ?link|what (?:even )?is (?:this|it)|this (?:service|for)"
-        r"|service|free|cost\w*|pay|fee|how long|will (?:\w+ ){0,3}(?:get in touch|contact)|hear back"
+        r"|service|free|cost\w*|pay|fee|how long|hear back"
+        r"|will (?:\w+ ){0,3}(?:get in touch|contact)"
         r"|get out of (?:this|it)|referral|camhs|happens? (?:next|after|then|now|once|when)"
         r"|how does (?:this|it)|help (?:me )?(?:with|find)"
         r"|find (?:me )?(?:a|some|stuff|something)|club|do you (?:\w+ )?do"
