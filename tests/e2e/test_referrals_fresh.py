@@ -1,7 +1,8 @@
 """Scripted referrals written by people who had not seen the bot (only the questions it asks,
 the taxonomy and the record's fields), played through the running stack: a first set of fifty,
-and the 46 of a second, harder fifty that reach the record their writer expected (the other
-four differ on a concern category a link worker could argue either way; docs/conversation.md).
+the 46 of a second, harder fifty that reach the record their writer expected (the other four
+differ on a concern category a link worker could argue either way), and 145 of three more sets
+of fifty (the five left out differ by policy; docs/conversation.md).
 
 They found what the development set could not: answers read as commands ("get out more" as
 STOP, "Glasgow" as goodbye), a first message that asks a question and then stalls, contact
