@@ -56,7 +56,7 @@ def guard(
         # (never the one that just gave way: "can you help me please full stop" is not STOP).
         dict(r) for r in ranking[1:] if not not_a_command(r.get("name"), text)
     ]
-    best = others[0] if others else {"name": "inform", "confidence": 0.0}
+    best: Intent = others[0] if others else {"name": "inform", "confidence": 0.0}
     return best, promote(ranking, best["name"], float(best["confidence"]))
 
 
