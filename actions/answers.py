@@ -69,6 +69,10 @@ YES_WORDS = frozenset(
         "champion",
         "absolutely",
         "totally",
+        "mhm",
+        "mhmm",
+        "mmhm",
+        "uhuh",
     ]
 )
 YES_PHRASES = (
@@ -120,7 +124,7 @@ YES_PHRASES = (
 )
 HESITATIONS = frozenset(
     ("um", "umm", "ummm", "erm", "ermm", "uh", "uhh", "er", "hmm", "hmmm", "mm", "mmm", "ah", "oh",
-     "ooh", "well", "like", "so", "lol", "haha", "ha", "then")
+     "ooh", "well", "like", "so", "lol", "haha", "ha", "then", "actually", "honestly", "tbh")
 )  # fmt: skip
 NO_WORDS = frozenset(["no", "nope", "nah", "naa", "na", "n", "never", "dont", "nooo", "noo", "not"])
 NO_PHRASES = (
@@ -303,7 +307,7 @@ def yes_no(text: str, intent: str | None = None) -> bool | None:
     return {"affirm": True, "deny": False}.get(intent or "")
 
 
-CLAUSE_BREAK = re.compile(r"[?.!…,;]+|\bbut\b")
+CLAUSE_BREAK = re.compile(r"[?.!…,;]+|\bbut\b|\bso\b")
 NEGATION = re.compile(
     r"\b(?:not|no|dont|do not|never|cant|cannot|wont|isnt|aint|nah|nope|rather|if|whether|idk"
     r"|dunno|unsure|maybe|might)\b"

@@ -54,6 +54,9 @@ NOT_A_COMMAND = {
         r"(?:messages?|texts?|texting|notifications?|reminders?|bot|you|u)\b)"
         r"(?:(?!to\b)\w+\s+){0,2}?(?!to\b|(?<!group\s)chat\b|convo\b|conversation\b)\w+\s+"
         r"(?:to\s+)?stop\b"
+        # "can i stop if i want": asking whether they may, not asking us to.
+        r"|\b(?:can|could|will|do) i (?:be able to )?stop\b"
+        r"(?= (?:if|when|whenever|any ?time|at any|later|after|halfway))"
         # "it stopping", "the bullying stopping": what they want, not a command.
         r"|\b(?:it|them|that|this|everything|people|him|her|they|the \w+)\s+(?:all\s+)?stopping\b"
         # "make it stop", "i want it all to stop": what is happening to them, not the messages.
@@ -62,6 +65,8 @@ NOT_A_COMMAND = {
         r"\s+(?:all\s+)?(?:to\s+)?stop\b",
         re.IGNORECASE,
     ),
+    # "hes at work now so yes till later": until then, not goodbye.
+    "goodbye": re.compile(r"\b(?:till|til|until|untill|by|from|for) later\b"),
     # "umm ok", "hmm yeah": a hesitant answer, not keyboard mash.
     "nonsense": re.compile(
         r"\b(?:ok|okay|okie|k|kk|yes|yeah|yea|yep|yup|ye|yh|yeh|aye|sure|fine|alright|no|nah|nope"

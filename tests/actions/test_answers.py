@@ -253,7 +253,9 @@ def test_text_first_is_contact_by_message() -> None:
     [("Who will be able to see what I write? I'm fine to go ahead either way, yes.", True),
      ("its my mums phone but she said its ok", True), ("fine by me", True),
      ("i dont know if thats ok", None), ("idk if its safe", None), ("its not ok", False),
-     ("my mum reads it, no", False), ("yes that's fine full stop", True)],
+     ("my mum reads it, no", False), ("yes that's fine full stop", True),
+     ("hes at work now so yes till later", True), ("mhm", True),
+     ("umm actually not really, my mum pays my phone bill and goes through it", False)],
 )  # fmt: skip
 def test_a_yes_or_no_said_last(text: str, meant: bool | None) -> None:
     assert answers.yes_no(text) is meant
