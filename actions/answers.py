@@ -470,6 +470,7 @@ def read_name(text: str) -> NameAnswer:
     previous = None
     while previous != rest:  # "just call me J": one prefix after another
         previous, rest = rest, NAME_PREFIX.sub("", rest.strip())
+    rest = re.sub(r"\s*\bif (?:thats|that is|its|it is) (?:ok|okay|alright|fine)\b\W*$", "", rest)
     rest = PRONOUN_TALK.sub("", rest.strip(" ,.!-"))
     rest = NAME_SUFFIX.sub("", rest.strip(" ,.!-"))  # "Priya is fine."
     rest = re.sub(r"\s+", " ", rest).strip(" ,.!-:;")

@@ -57,6 +57,11 @@ NOT_A_COMMAND = {
         # "can i stop if i want": asking whether they may, not asking us to.
         r"|\b(?:can|could|will|do) i (?:be able to )?stop\b"
         r"(?= (?:if|when|whenever|any ?time|at any|later|after|halfway))"
+        # "dont message this number, my dad checks it": who reads the phone, an answer about
+        # how to reach them, not STOP (that would lose the referral).
+        r"|\b(?:mum|mam|mom|dad|parents?|step ?dad|step ?mum|brother|sister|carers?|nan|gran"
+        r"|boyfriend|girlfriend|partner|someone)\b(?: \w+){0,2} (?:checks?|checking|reads?|reading"
+        r"|looks? (?:at|through)|goes through|go through|sees?)\b"
         # "it stopping", "the bullying stopping": what they want, not a command.
         r"|\b(?:it|them|that|this|everything|people|him|her|they|the \w+)\s+(?:all\s+)?stopping\b"
         # "make it stop", "i want it all to stop": what is happening to them, not the messages.

@@ -264,7 +264,7 @@ def test_a_yes_or_no_said_last(text: str, meant: bool | None) -> None:
 @pytest.mark.parametrize(
     ("text", "name"),
     [("it's Callum C A L L U M", "Callum"), ("Leah L E A H", "Leah"), ("A J", "A J"),
-     ("Priya is fine.", "Priya")],
+     ("Priya is fine.", "Priya"), ("call me Alex. pronouns they/them if thats ok", "Alex")],
 )
 def test_a_name_spelt_out_after_it(text: str, name: str) -> None:
     assert answers.read_name(text).name == name
