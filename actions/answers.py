@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from actions.text import normalise
+from actions.text import DICTATED, normalise
 
 SKIP_PHRASES = frozenset(
     normalise(p)
@@ -465,7 +465,7 @@ def read_name(text: str) -> NameAnswer:
     rest = PRONOUNS.sub(" ", text)
     rest = re.sub(r"(?:^|[\s,])\d{1,2}(?=$|[\s,.!])", " ", rest)  # "Leo, he/him, 14"
     rest = re.sub(r"[()\[\]]", " ", rest)
-    rest = re.sub(r"\b(?:full stop|comma)\b", " ", rest, flags=re.IGNORECASE)  # dictated
+    rest = DICTATED.sub(" ", rest)
     rest = re.sub(r"(?:\s+[A-Za-z]\b){2,}[\s.]*$", " ", rest)  # "Callum C A L L U M": spelt out
     previous = None
     while previous != rest:  # "just call me J": one prefix after another

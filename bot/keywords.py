@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from actions.text import DICTATED
+
 COMMANDS = {
     "help": "get_help", "help me": "get_help", "help pls": "get_help", "help please": "get_help",
     "sos": "get_help",
@@ -194,8 +196,6 @@ SHAPES = {
         re.IGNORECASE,
     ),
 }
-DICTATED = re.compile(r"\b(?:full stop|question mark|exclamation mark|new line)\b", re.IGNORECASE)
-"""Punctuation dictated to voice-to-text and written out as words."""
 _VOWELS = re.compile(r"[aeiouy]")
 _LETTERS = re.compile(r"[a-z]+")
 _REPEAT = re.compile(r"(.)\1{3,}")

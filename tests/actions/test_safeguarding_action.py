@@ -115,38 +115,33 @@ async def test_a_disclosure_given_as_what_they_enjoy_is_kept_as_that_answer() ->
     assert slots["interests"] == text
 
 
-async def test_a_disclosure_in_answer_to_are_you_safe_is_not_asked_again() -> None:
-    """Answering "are you safe right now?" with more of what is happening ("hes at work now. i
-    dont want to go home later") is not a yes: the check goes on, not round the same question."""
-    text = "hes at work now. i dont want to go home later"
+async def answered_during(asked: str, text: str, **slots: Any) -> dict[str, Any]:
+    """The slots set when a disclosure is the answer to the question for `asked`."""
     tracker = tracker_from_json(
         "new_conversation",
-        slots={"consent": True, "age_band": "13_15", "concerns": DISCLOSURE},
+        slots={"consent": True, "age_band": "13_15", **slots},
         latest_message=user_said(text, "safeguarding_disclosure"),
         events=[
-            {"event": "slot", "name": "requested_slot", "value": "safe_now"},
+            {"event": "slot", "name": "requested_slot", "value": asked},
             {"event": "action", "name": "action_listen"},
             {"event": "user", "text": text},
         ],
     )
     events = await ActionSafeguardingReply().run(CollectingDispatcher(), tracker, {})
-    slots = {e["name"]: e["value"] for e in events if e["event"] == "slot"}
+    return {e["name"]: e["value"] for e in events if e["event"] == "slot"}
+
+
+async def test_a_disclosure_in_answer_to_are_you_safe_is_not_asked_again() -> None:
+    """Answering "are you safe right now?" with more of what is happening ("hes at work now. i
+    dont want to go home later") is not a yes: the check goes on, not round the same question."""
+    slots = await answered_during(
+        "safe_now", "hes at work now. i dont want to go home later", concerns=DISCLOSURE
+    )
     assert slots["safe_now"] is False and slots["keep_going"] is None
 
 
 async def test_a_disclosure_given_with_the_area_keeps_the_area() -> None:
     """The area is not asked again after the safety check, to be told the same thing again."""
     text = "Bradford, but i dont want to go home tonight. my step dad hits me when hes drunk"
-    tracker = tracker_from_json(
-        "new_conversation",
-        slots={"consent": True, "age_band": "13_15", "concerns": "exams", "area": None},
-        latest_message=user_said(text, "safeguarding_disclosure"),
-        events=[
-            {"event": "slot", "name": "requested_slot", "value": "area"},
-            {"event": "action", "name": "action_listen"},
-            {"event": "user", "text": text},
-        ],
-    )
-    events = await ActionSafeguardingReply().run(CollectingDispatcher(), tracker, {})
-    slots = {e["name"]: e["value"] for e in events if e["event"] == "slot"}
+    slots = await answered_during("area", text, concerns="exams", area=None)
     assert slots["area"] == "Bradford"
