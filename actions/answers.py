@@ -18,6 +18,8 @@ SKIP_PHRASES = frozenset(
         "none really", "not really", "-", "id rather not", "rather not", "i would rather not",
         "prefer not", "id prefer not to", "i dont know tbh", "dont know", "pass on that",
         "skp", "sikp", "skipp", "skip for now", "not now", "no ta",
+        "idc", "i dont care", "dont care", "dont mind", "i dont mind", "whatever", "anything",
+        "any", "doesnt matter", "it doesnt matter", "dont matter", "up to you",
     )
 )  # fmt: skip
 
@@ -198,8 +200,11 @@ NAME_SUFFIX = re.compile(
     re.IGNORECASE,
 )
 CALLED = re.compile(
-    r"\b(?:every(?:one|body)|people|they|my (?:mates|friends)|all my mates)\s+(?:just\s+)?"
-    r"call(?:s)?\s+(?:me|us)\s+([A-Za-z][\w'-]{0,20})\b",
+    r"(?:\b(?:every(?:one|body)|people|they|my (?:mates|friends)|all my mates)\s+(?:just\s+)?"
+    r"call(?:s)?\s+(?:me|us)"
+    # "Mohammed but call me Mo", "Jessica, call me Jess": the name they want used
+    r"|(?:\bbut|,|\band|\bor)\s+(?:just\s+|please\s+|pls\s+)?(?:you can\s+)?call\s+me)"
+    r"\s+([A-Za-z][\w'-]{0,20})\b",
     re.IGNORECASE,
 )
 PRONOUN_TALK = re.compile(
@@ -307,7 +312,11 @@ def yes_no(text: str, intent: str | None = None) -> bool | None:
     return {"affirm": True, "deny": False}.get(intent or "")
 
 
-CLAUSE_BREAK = re.compile(r"[?.!…,;]+|\bbut\b|\bso\b")
+# "wait whats a link worker 😅 ok yes": an emoji ends a clause too; "if its not then yeah ok":
+# what comes after "then" is the answer to the condition they set.
+CLAUSE_BREAK = re.compile(
+    r"[?.!…,;\u2600-\u27bf\U0001f300-\U0001faff]+|\bbut\b|\bso\b|\bif\b.+?\bthen\b"
+)
 NEGATION = re.compile(
     r"\b(?:not|no|dont|do not|never|cant|cannot|wont|isnt|aint|nah|nope|rather|if|whether|idk"
     r"|dunno|unsure|maybe|might)\b"
@@ -547,6 +556,37 @@ def read_part(text: str, entity: str | None = None) -> str | None:
     for part, pattern in PARTS:
         if re.search(pattern, normalised):
             return part
+    return None
+
+
+# "change my name to Jess", "name, Jay", "just put Jay", "everyone calls me Jess": the new name.
+NEW_NAME = re.compile(
+    r"\b(?:to|put|call me|calls me|calls us|as|name\s*[-,:]|name is|its|it's)\s+"
+    r"([A-Za-z][\w'-]{0,20})\b"
+)
+# "its Knaresborough not Harrogate", "the town, its Knaresborough", "change my area to LS7".
+NEW_AREA = re.compile(
+    r"\b(?:to|its|it's|it is|is|town\s*[-,:]|area\s*[-,:]|postcode\s*[-,:]|live in|im in|i'm in)"
+    r"\s+([A-Za-z][\w' -]{1,30}?)\s*(?=\bnot\b|\binstead\b|[.,!?]|$)"
+)
+_NOT_A_VALUE = frozenset(
+    ["my", "the", "a", "it", "that", "this", "something", "name", "change", "please", "pls", "be",
+     "me", "just", "actually", "wrong", "different", "another", "edit", "fix", "update", "where"]
+)  # fmt: skip
+
+
+def read_new_value(text: str, part: str) -> str | None:
+    """The new name or area given with a request to change it, or None when none was given."""
+    if part == "preferred_name":
+        names = [m.group(1) for m in NEW_NAME.finditer(text)]
+        names = [n for n in names if n.lower() not in _NOT_A_VALUE]
+        return read_name(names[-1]).name if names else None
+    if part == "area":
+        for match in reversed(list(NEW_AREA.finditer(text))):
+            candidate = re.sub(r"^(?:its|it's|it is)\s+", "", match.group(1).strip(), flags=re.I)
+            if candidate.split()[0].lower() in _NOT_A_VALUE:
+                continue
+            return read_area(candidate).area
     return None
 
 

@@ -33,6 +33,8 @@ KEYWORD_COMMANDS = frozenset({"privacy"})
 """Of those, the ones with a keyword ("PRIVACY"): the keyword sent again is asking again."""
 
 # Which slots a "change" clears, by the part of the summary named.
+NEW_VALUE_PARTS = ("preferred_name", "area")
+"""Parts whose new value may come with the request to change them."""
 PART_SLOTS = {
     "preferred_name": ("preferred_name",),
     "pronouns": ("pronouns",),
@@ -203,7 +205,11 @@ class ValidateReferralForm(_Validation):
             result["pronouns"] = None  # they raised pronouns: ask about them
         elif tracker.get_slot("pronouns") is None:
             result["pronouns"] = SKIPPED
-        if read.name is None:
+        if read.name is None and _said_by_bot(tracker, texts.NUDGE_NAME):
+            # Optional, like the area: a second answer we cannot read moves on, not round again.
+            dispatcher.utter_message(text=texts.NAME_LEFT_OUT)
+            result["preferred_name"] = SKIPPED
+        elif read.name is None:
             if read.pronouns:
                 dispatcher.utter_message(text=texts.PRONOUNS_NOTED)
             dispatcher.utter_message(text=texts.NUDGE_NAME)
@@ -322,7 +328,13 @@ class ValidateReferralForm(_Validation):
         if isinstance(value, bool):
             return {"confirm": value}
         intent = latest_intent(tracker)
-        wants_change = intent == "change" or answers.read_part(str(value)) not in (None, "none")
+        part = answers.read_part(str(value))
+        wants_change = intent == "change" or part not in (None, "none")
+        new_value = answers.read_new_value(str(value), part) if part in NEW_VALUE_PARTS else None
+        if new_value is not None and part is not None:
+            # "change my name to Jess": changed at once, then the summary again.
+            dispatcher.utter_message(text=texts.CHANGED)
+            return {"confirm": None, part: new_value}
         answer = None if wants_change else answers.yes_no(str(value), intent)
         if answer is True:
             return {"confirm": True}
@@ -344,6 +356,10 @@ class ValidateReferralForm(_Validation):
             result["confirm"] = False
         for slot in PART_SLOTS.get(part, ()):
             result[slot] = None
+        new_value = answers.read_new_value(str(value), part) if part in NEW_VALUE_PARTS else None
+        if new_value is not None:  # "name, Jay": the new value came with it
+            dispatcher.utter_message(text=texts.CHANGED)
+            result[part] = new_value
         return result
 
 

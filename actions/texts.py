@@ -13,6 +13,8 @@ NUDGE_NAME = "Just a first name or nickname is fine, or say skip."
 NUDGE_AREA = (
     "Sorry, I didn't get that. Just the town, or the first part of your postcode (like LS7)."
 )
+CHANGED = "Done, I've changed that."
+NAME_LEFT_OUT = "No problem, I'll leave your name out for now."
 AREA_LEFT_OUT = (
     "No problem, I'll leave the area out. The link worker can ask you about it when they get in "
     "touch."

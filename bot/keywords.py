@@ -65,7 +65,8 @@ NOT_A_COMMAND = {
         r"|boyfriend|girlfriend|partner|someone)\b(?: \w+){0,2} (?:checks?|checking|reads?|reading"
         r"|looks? (?:at|through)|goes through|go through|sees?)\b"
         # "it stopping", "the bullying stopping": what they want, not a command.
-        r"|\b(?:it|them|that|this|everything|people|him|her|they|the \w+)\s+(?:all\s+)?stopping\b"
+        r"|\b(?:it|them|that|this|everything|people|him|her|they|the \w+)\s+(?:all\s+)?stoppin[g']?"
+        r"(?!\w)"
         # "make it stop", "i want it all to stop": what is happening to them, not the messages.
         r"|\b(?:make|makes|making|wish|want|wanna|need|help|get)\s+(?:it|this|them|him|her|"
         r"everything|things|it all|the (?!messages?\b|texts?\b|texting\b|chat\b)\w+)"
@@ -73,7 +74,15 @@ NOT_A_COMMAND = {
         re.IGNORECASE,
     ),
     # "hes at work now so yes till later": until then, not goodbye.
-    "goodbye": re.compile(r"\b(?:till|til|until|untill|by|from|for) later\b"),
+    # "mondays im off", "im off on fridays": a day off, an answer about when to get in touch.
+    "goodbye": re.compile(
+        r"\b(?:till|til|until|untill|by|from|for) later\b"
+        r"|\b(?:(?:mon|tues|wednes|thurs|fri|satur|sun)days?|weekends?|days?|mornings?"
+        r"|afternoons?|evenings?|nights?|when|usually|normally)\s+(?:im|i'?m|i am)\s+off\b"
+        r"|\b(?:im|i'?m|i am)\s+off\s+(?:on|work|from|til|till|until|at|every|most|all|after"
+        r"|before|(?:mon|tues|wednes|thurs|fri|satur|sun)days?|weekends?)\b",
+        re.IGNORECASE,
+    ),
     # "umm ok", "hmm yeah": a hesitant answer, not keyboard mash.
     "nonsense": re.compile(
         r"\b(?:ok|okay|okie|k|kk|yes|yeah|yea|yep|yup|ye|yh|yeh|aye|sure|fine|alright|no|nah|nope"
@@ -81,8 +90,16 @@ NOT_A_COMMAND = {
         re.IGNORECASE,
     ),
     # "i need help with my anger", "help making friends": what is going on, not HELP.
+    # "yes my dad says its fine to call or text this number": a yes or no about how to reach
+    # them, with no word of help, danger or fear in it.
     "get_help": re.compile(
-        r"\bhelp\s+(?:me\s+)?(?:with|making|to|getting|finding|for|about|sorting)\b",
+        r"\bhelp\s+(?:me\s+)?(?:with|making|to|getting|finding|for|about|sorting)\b"
+        # "i help out at the stables", "helping my nan": what they do, not HELP.
+        r"|\b(?:i|we|to|and|like|love|enjoy)\s+help(?:s|ed|ing)?\s+(?:out|at|my|our|people|others"
+        r"|kids|children|animals|the|in|with)\b|\bhelping\b(?!\s+me\b)"
+        r"|^\W*(?:yes|yeah|yea|yep|yh|ye|ok|okay|sure|fine|no|nah|nope)\b(?!.*\b(?:help\w*|sos"
+        r"|emergency|urgent\w*|crisis|999|danger\w*|unsafe|scared|hurt\w*|now|asap|please help)\b)"
+        r"(?=.*\b(?:call|text|ring|phone|message|number)\b)",
         re.IGNORECASE,
     ),
     # "i get no privacy at home", "my mum doesnt respect my privacy": what is going on.

@@ -51,7 +51,7 @@ def test_button_payloads_use_the_intent() -> None:
 @pytest.mark.parametrize(
     "text",
     ["skip", "SKIP", "skip it pls", "rather not say", "idk", "no", "-", "i'd rather not",
-     "skp", "prefer not", "not now"],
+     "skp", "prefer not", "not now", "idc", "whatever", "dont mind", "up to you"],
 )  # fmt: skip
 def test_skip(text: str) -> None:
     assert answers.is_skip(text)
@@ -155,7 +155,8 @@ def test_up_to_three_goals_in_their_words() -> None:
     ("text", "name", "pronouns"),
     [("just call me J", "J", None), ("Jordan but everyone calls us JD", "JD", None),
      ("Leo, he/him, 14", "Leo", "he/him"), ("Kit (he/they)", "Kit", "he/they"),
-     ("my mates call me Bex", "Bex", None)],
+     ("my mates call me Bex", "Bex", None), ("Mohammed but call me Mo", "Mo", None),
+     ("its Jessica, call me Jess", "Jess", None)],
 )  # fmt: skip
 def test_names_as_fresh_answers_gave_them(text: str, name: str, pronouns: str | None) -> None:
     assert answers.read_name(text) == answers.NameAnswer(name, pronouns)
@@ -163,8 +164,9 @@ def test_names_as_fresh_answers_gave_them(text: str, name: str, pronouns: str | 
 
 @pytest.mark.parametrize(
     "text",
-    ["i guess", "i think so?", "ok i guess", "guess so", "umm ok", "erm yeah", "oh go on then"],
-)
+    ["i guess", "i think so?", "ok i guess", "guess so", "umm ok", "erm yeah", "oh go on then",
+     "wait whats a link worker 😅 ok yes", "is that like a social worker? if its not then yeah ok"],
+)  # fmt: skip
 def test_hesitant_yes(text: str) -> None:
     assert answers.yes_no(text) is True
 

@@ -11,6 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import texts
 from actions.forms import (
+    SKIPPED,
     ValidateDeleteForm,
     ValidateReferralForm,
     ValidateSafetyForm,
@@ -301,3 +302,40 @@ async def test_a_time_of_day_is_an_answer_to_when_not_a_greeting(text: str) -> N
         text, "best_times", intent="greet", slots={**ANSWERED, "best_times": None}
     )
     assert slots["best_times"] == text
+
+
+@pytest.mark.parametrize(
+    ("text", "part", "value"),
+    [
+        ("Oh actually can you change my name to Jess? Everyone calls me Jess", "preferred_name",
+         "Jess"),
+        ("actually change my name, just put Jay", "preferred_name", "Jay"),
+        ("actually can i change where i live, its Knaresborough not Harrogate", "area",
+         "Knaresborough"),
+    ],
+)  # fmt: skip
+async def test_a_change_that_gives_the_new_value_is_made_at_once(
+    text: str, part: str, value: str
+) -> None:
+    slots, said = await answer(text, "confirm", slots=ANSWERED)
+    assert slots[part] == value and slots["confirm"] is None
+    assert slots["requested_slot"] == "confirm"  # the summary again, with the change in it
+    assert said == [texts.CHANGED]
+
+
+async def test_the_part_to_change_with_its_new_value_is_changed_without_asking_again() -> None:
+    after = {**ANSWERED, "change_requested": True}
+    slots, _ = await answer("my name - Jess please", "change_which", slots=after)
+    assert slots["preferred_name"] == "Jess" and slots["requested_slot"] == "confirm"
+    slots, _ = await answer("the name", "change_which", slots=after)
+    assert slots["preferred_name"] is None and slots["requested_slot"] == "preferred_name"
+
+
+async def test_a_second_name_we_cannot_read_leaves_the_name_out() -> None:
+    base = {**ANSWERED, "preferred_name": None}
+    text = "well its complicated tbh i go by a few different ones"
+    slots, said = await answer(text, "preferred_name", slots=base)
+    assert slots["preferred_name"] is None and said == [texts.NUDGE_NAME]
+    slots, said = await answer(text, "preferred_name", slots=base, bot_said=(texts.NUDGE_NAME,))
+    assert slots["preferred_name"] == SKIPPED
+    assert said == [texts.NAME_LEFT_OUT] and slots["requested_slot"] != "preferred_name"

@@ -130,7 +130,11 @@ def test_questions_about_privacy_stand(text: str) -> None:
      ("got bullied in year 8 and i still have nightmares", "ask_my_data"),
      ("my mum wants me to do this", "privacy"), ("ok yes but can i stop if i want", "stop"),
      ("hes at work now so yes till later", "goodbye"),
-     ("no please dont message this number, my dad checks it. dont contact me for now", "stop")],
+     ("no please dont message this number, my dad checks it. dont contact me for now", "stop"),
+     ("them stoppin", "stop"), ("mondays im off", "goodbye"), ("im off on fridays", "goodbye"),
+     ("yes my dad says its fine to call or text this number", "get_help"),
+     ("horses, i help out at the stables on sundays", "get_help"),
+     ("i like helping people", "get_help")],
 )  # fmt: skip
 def test_a_confident_guess_that_says_nothing_of_its_kind_gives_way(text: str, guess: str) -> None:
     """Answers real young people gave to the bot's questions, read by the classifier as STOP,
