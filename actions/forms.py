@@ -79,6 +79,18 @@ def _gives_way(tracker: Tracker) -> bool:
     return intent.get("name") not in KEYWORD_COMMANDS or float(intent.get("confidence") or 0) < 1
 
 
+def _guessed_help(tracker: Tracker, requested: str) -> bool:
+    """True when the classifier (not the HELP keyword) read an answer in their own words as a
+    request for help: the help numbers go out each time, and the same words sent again after
+    them are the answer ("horses, i help out at the stables on sundays")."""
+    intent = tracker.latest_message.get("intent") or {}
+    return (
+        requested in FREE_TEXT
+        and intent.get("name") == "get_help"
+        and float(intent.get("confidence") or 0) < 1
+    )
+
+
 def is_new_answer(tracker: Tracker, slot: str, value: Any) -> bool:
     """True when the value is what the young person just said to this question.
 
@@ -86,6 +98,29 @@ def is_new_answer(tracker: Tracker, slot: str, value: Any) -> bool:
     say to the young person should only be said once.
     """
     return tracker.get_slot("requested_slot") == slot and latest_text(tracker) == value
+
+
+FREE_TEXT = frozenset(
+    ["preferred_name", "pronouns", "concerns", "interests", "what_matters", "area", "best_times"]
+)
+"""Questions answered in their own words, each of which can be skipped."""
+
+
+def nonsense_in_a_row(tracker: Tracker, slot: str) -> int:
+    """How many messages in a row, up to the latest, were not understood while `slot` was
+    being asked."""
+    count = 0
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+            if intent != "nonsense":
+                break
+            count += 1
+        elif event.get("event") == "bot":
+            custom = (event.get("data") or {}).get("custom") or {}
+            if custom.get("asking") not in (None, slot):
+                break
+    return count
 
 
 def _said_by_bot(tracker: Tracker, text: str) -> bool:
@@ -132,10 +167,20 @@ class ValidateReferralForm(_Validation):
         if (
             requested
             and tracker.get_slot(requested) is None
-            and _gives_way(tracker)
+            and (_gives_way(tracker) or _guessed_help(tracker, requested))
             and said_again(tracker)
         ):
             events.append(SlotSet(requested, text))
+        if (
+            requested in FREE_TEXT
+            and tracker.get_slot(requested) is None
+            and latest_intent(tracker) == "nonsense"
+            and nonsense_in_a_row(tracker, requested) >= 2
+        ):
+            # "?" twice, or keyboard mash again: a question they can skip is not asked a third
+            # time (the rule has already said it did not understand).
+            dispatcher.utter_message(text=texts.LEFT_FOR_NOW)
+            events.append(SlotSet(requested, SKIPPED))
         pronouns = answers.find_pronouns(text)
         if pronouns and tracker.get_slot("pronouns") != pronouns:
             events.append(SlotSet("pronouns", pronouns))

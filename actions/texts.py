@@ -13,6 +13,7 @@ NUDGE_NAME = "Just a first name or nickname is fine, or say skip."
 NUDGE_AREA = (
     "Sorry, I didn't get that. Just the town, or the first part of your postcode (like LS7)."
 )
+LEFT_FOR_NOW = "No problem, let's leave that one for now."
 CHANGED = "Done, I've changed that."
 NAME_LEFT_OUT = "No problem, I'll leave your name out for now."
 AREA_LEFT_OUT = (

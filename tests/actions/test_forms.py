@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import yaml
+from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import texts
@@ -339,3 +340,50 @@ async def test_a_second_name_we_cannot_read_leaves_the_name_out() -> None:
     slots, said = await answer(text, "preferred_name", slots=base, bot_said=(texts.NUDGE_NAME,))
     assert slots["preferred_name"] == SKIPPED
     assert said == [texts.NAME_LEFT_OUT] and slots["requested_slot"] != "preferred_name"
+
+
+def _not_understood(times: int, slot: str = "what_matters") -> Tracker:
+    """The question for `slot` asked, then `times` messages the bot did not understand."""
+    asked = {"event": "bot", "text": "What matters most to you right now?",
+             "data": {"custom": {"asking": slot}}}  # fmt: skip
+    nonsense = {"event": "user", "text": "?", "parse_data": {"intent": {"name": "nonsense"}}}
+    events: list[dict[str, Any]] = [{"event": "slot", "name": "requested_slot", "value": slot}]
+    events += [{"event": "user", "text": "football", "parse_data": {"intent": {"name": "inform"}}}]
+    for _ in range(times):
+        events += [asked, nonsense, {"event": "bot", "text": "Sorry, I didn't get that."}]
+    return tracker_from_json(
+        "new_conversation",
+        slots={**ANSWERED, slot: None, "requested_slot": slot},
+        latest_message=user_said("?", "nonsense"),
+        events=events,
+    )
+
+
+async def test_a_question_not_understood_twice_is_left_for_now() -> None:
+    dispatcher = CollectingDispatcher()
+    result = await ValidateReferralForm().run(dispatcher, _not_understood(1), DOMAIN)
+    slots = {e["name"]: e["value"] for e in result if e["event"] == "slot"}
+    assert slots.get("what_matters") is None and slots["requested_slot"] == "what_matters"
+    dispatcher = CollectingDispatcher()
+    result = await ValidateReferralForm().run(dispatcher, _not_understood(2), DOMAIN)
+    slots = {e["name"]: e["value"] for e in result if e["event"] == "slot"}
+    assert slots["what_matters"] == SKIPPED and slots["requested_slot"] == "confirm"
+    assert texts_of(dispatcher.messages) == [texts.LEFT_FOR_NOW]
+
+
+async def test_a_yes_or_no_question_is_asked_again_however_often_it_is_not_understood() -> None:
+    result = await ValidateReferralForm().run(
+        CollectingDispatcher(), _not_understood(3, "contact_ok"), DOMAIN
+    )
+    slots = {e["name"]: e["value"] for e in result if e["event"] == "slot"}
+    assert slots.get("contact_ok") is None and slots["requested_slot"] == "contact_ok"
+
+
+async def test_words_guessed_as_help_are_the_answer_when_sent_again() -> None:
+    slots = await _asked_again("i like to help out at the stables", "get_help", 0.81)
+    assert slots["concerns"] == "i like to help out at the stables"
+
+
+async def test_the_help_keyword_sent_again_is_never_an_answer() -> None:
+    slots = await _asked_again("help", "get_help", 1.0)
+    assert slots.get("concerns") is None and slots["requested_slot"] == "concerns"
