@@ -52,10 +52,33 @@ pytestmark = pytest.mark.unit
         ("i fr want to die", "i want to die"),
         ("fr", "for real"),
         ("fr 😂", "lol"),
+        ("pure starvin masel n am blackin oot", "pure starving myself n am blacking out"),
     ],
 )
 def test_reads_as(ruleset: RuleSet, text: str, reads: str) -> None:
     assert ruleset.normalise(text).split("\n")[0] == reads
+
+
+@pytest.mark.parametrize(
+    ("text", "reads"),
+    [
+        ("it's on my arm comma dont tell full stop", "its on my arm dont tel"),
+        ("is this normal question mark", "is this normal"),
+        ("help me exclamation mark exclamation mark", "help me"),
+        ("Full stop. I'm on the bridge", "im on the bridge"),
+        ("my nan is in a coma", "my nan is in a coma"),  # only the dictated word is dropped
+        ("a full stomach", "a ful stomach"),
+    ],
+)
+def test_dictated_punctuation_is_dropped(ruleset: RuleSet, text: str, reads: str) -> None:
+    """Voice-to-text writes punctuation out as words; it reads as punctuation does (nothing)."""
+    assert ruleset.normalise(text).split("\n")[0] == reads
+
+
+def test_dictated_punctuation_does_not_hide_a_disclosure(ruleset: RuleSet) -> None:
+    text = "on the platform full stop the fast one comes through at ten past full stop sorry"
+    verdict = ruleset.screen(text)
+    assert verdict.severity == 5 and "suicide" in verdict.categories
 
 
 @pytest.mark.parametrize(
