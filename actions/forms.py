@@ -32,9 +32,13 @@ shown, and the same words sent again are the answer.)
 KEYWORD_COMMANDS = frozenset({"privacy"})
 """Of those, the ones with a keyword ("PRIVACY"): the keyword sent again is asking again."""
 
+FREE_TEXT = frozenset(
+    ["preferred_name", "pronouns", "concerns", "interests", "what_matters", "area", "best_times"]
+)
+"""Questions answered in their own words, each of which can be skipped."""
+
+
 # Which slots a "change" clears, by the part of the summary named.
-NEW_VALUE_PARTS = ("preferred_name", "area")
-"""Parts whose new value may come with the request to change them."""
 PART_SLOTS = {
     "preferred_name": ("preferred_name",),
     "pronouns": ("pronouns",),
@@ -100,12 +104,6 @@ def is_new_answer(tracker: Tracker, slot: str, value: Any) -> bool:
     return tracker.get_slot("requested_slot") == slot and latest_text(tracker) == value
 
 
-FREE_TEXT = frozenset(
-    ["preferred_name", "pronouns", "concerns", "interests", "what_matters", "area", "best_times"]
-)
-"""Questions answered in their own words, each of which can be skipped."""
-
-
 def nonsense_in_a_row(tracker: Tracker, slot: str) -> int:
     """How many messages in a row, up to the latest, were not understood while `slot` was
     being asked."""
@@ -121,6 +119,15 @@ def nonsense_in_a_row(tracker: Tracker, slot: str) -> int:
             if custom.get("asking") not in (None, slot):
                 break
     return count
+
+
+def _changed_value(dispatcher: CollectingDispatcher, text: str, part: str | None) -> str | None:
+    """The new name or area given with a request to change it ("change my name to Jess"),
+    said back as changed; None when the request gave none."""
+    new_value = answers.read_new_value(text, part) if part else None
+    if new_value is not None:
+        dispatcher.utter_message(text=texts.CHANGED)
+    return new_value
 
 
 def _said_by_bot(tracker: Tracker, text: str) -> bool:
@@ -375,11 +382,9 @@ class ValidateReferralForm(_Validation):
         intent = latest_intent(tracker)
         part = answers.read_part(str(value))
         wants_change = intent == "change" or part not in (None, "none")
-        new_value = answers.read_new_value(str(value), part) if part in NEW_VALUE_PARTS else None
-        if new_value is not None and part is not None:
-            # "change my name to Jess": changed at once, then the summary again.
-            dispatcher.utter_message(text=texts.CHANGED)
-            return {"confirm": None, part: new_value}
+        new_value = _changed_value(dispatcher, str(value), part)
+        if part is not None and new_value is not None:
+            return {"confirm": None, part: new_value}  # then the summary again, changed
         answer = None if wants_change else answers.yes_no(str(value), intent)
         if answer is True:
             return {"confirm": True}
@@ -401,9 +406,8 @@ class ValidateReferralForm(_Validation):
             result["confirm"] = False
         for slot in PART_SLOTS.get(part, ()):
             result[slot] = None
-        new_value = answers.read_new_value(str(value), part) if part in NEW_VALUE_PARTS else None
+        new_value = _changed_value(dispatcher, str(value), part)
         if new_value is not None:  # "name, Jay": the new value came with it
-            dispatcher.utter_message(text=texts.CHANGED)
             result[part] = new_value
         return result
 
